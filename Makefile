@@ -1,0 +1,72 @@
+# The two commands: `make demo` runs the whole system, `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+MANAGE := cd backend && ../$(PY) manage.py
+STAMP := $(VENV)/.installed
+POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
+DEMO_ENV := DEBUG=1
+
+.PHONY: help demo test test-sqlite test-postgres lint format requirements secret-key clean
+
+help:
+	@echo "make demo          install everything and serve the system on http://127.0.0.1:8000"
+	@echo "make test          install what tests need and run every test (SQLite and PostgreSQL)"
+	@echo "make lint          ruff (lint + format check)"
+	@echo "make format        apply ruff's fixes and formatting"
+	@echo "make requirements  re-pin requirements/*.txt from requirements/*.in"
+	@echo "make secret-key    print a new SECRET_KEY and FIELD_ENCRYPTION_KEYS value"
+
+$(STAMP): requirements/base.txt requirements/dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed; set PYTHON=python3.11")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --disable-pip-version-check -r requirements/base.txt -r requirements/dev.txt
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(DEMO_ENV) $(MANAGE) migrate --no-input -v 0
+	$(DEMO_ENV) $(MANAGE) seed_demo
+	@echo
+	@echo "Serving http://127.0.0.1:8000/admin/ (log in with a login printed above; Ctrl-C stops)"
+	$(DEMO_ENV) $(MANAGE) runserver 127.0.0.1:8000 --noreload
+
+test: lint test-sqlite test-postgres
+
+test-sqlite: $(STAMP)
+	$(MANAGE) makemigrations --check --dry-run
+	$(PY) -m pytest
+
+# CI=true makes an unreachable PostgreSQL a failure; elsewhere it is skipped with the reason.
+test-postgres: $(STAMP)
+	@if $(PY) -c 'import socket; socket.create_connection(("127.0.0.1", 5432), timeout=2)' 2>/dev/null; then \
+		echo "== backend tests on PostgreSQL ($(POSTGRES_URL))"; \
+		DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "PostgreSQL is not reachable on 127.0.0.1:5432 and CI=true: failing." >&2; exit 1; \
+	else \
+		echo "SKIPPED: PostgreSQL tests (nothing listens on 127.0.0.1:5432)."; \
+	fi
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check backend
+	$(VENV)/bin/ruff format --check backend
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix backend
+	$(VENV)/bin/ruff format backend
+
+requirements:
+	@test -x $(VENV)/bin/pip-compile || $(MAKE) $(STAMP)
+	cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links base.in -o base.txt
+	cd requirements && ../$(VENV)/bin/pip-compile -q --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links dev.in -o dev.txt
+
+secret-key: $(STAMP)
+	@$(PY) -c 'import secrets; print("SECRET_KEY=" + secrets.token_urlsafe(50))'
+	@$(PY) -c 'from cryptography.fernet import Fernet; print("FIELD_ENCRYPTION_KEYS=" + Fernet.generate_key().decode())'
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,288 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from apps.mqtt.models import (
+    ConnectionLog,
+    MqttConnection,
+    MqttTopic,
+    SensorData,
+    SensorDevice,
+    SensorStatusChange,
+    SystemInfo,
+)
+from apps.mqtt.services.connections import ensure_default_topics, set_connections_enabled
+from apps.mqtt.validators import validate_pem_private_key
+
+
+class MqttConnectionForm(forms.ModelForm):
+    """Secrets are write-only: the form never renders them back, and blank keeps what is stored."""
+
+    new_password = forms.CharField(
+        label="Password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Leave blank to keep the current password.",
+    )
+    clear_password = forms.BooleanField(label="Remove the stored password", required=False)
+    new_client_key = forms.CharField(
+        label="Client private key (PEM)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off"}),
+        validators=[validate_pem_private_key],
+        help_text="Leave blank to keep the current key. Stored encrypted, never shown again.",
+    )
+    clear_client_key = forms.BooleanField(label="Remove the stored client key", required=False)
+
+    class Meta:
+        model = MqttConnection
+        fields = (
+            "site",
+            "enabled",
+            "broker_host",
+            "broker_port",
+            "client_id_prefix",
+            "username",
+            "keep_alive_interval",
+            "retry_attempts",
+            "retry_delay",
+            "max_retry_delay",
+            "expected_heartbeat_interval",
+            "ssl_enabled",
+            "ca_certificate",
+            "ca_cert_path",
+            "client_certificate",
+            "tls_insecure",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # Applied before the model's own clean(), which checks the key against the certificate.
+        if cleaned.get("clear_password"):
+            self.instance.set_password("")
+        elif cleaned.get("new_password"):
+            self.instance.set_password(cleaned["new_password"])
+        if cleaned.get("clear_client_key"):
+            self.instance.set_client_key("")
+        elif cleaned.get("new_client_key"):
+            self.instance.set_client_key(cleaned["new_client_key"].strip() + "\n")
+        return cleaned
+
+
+class MqttTopicInline(admin.TabularInline):
+    model = MqttTopic
+    extra = 0
+    verbose_name_plural = "subscribed topics (none: the default heartbeat and sys_info topics)"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Facts written by the worker: operators look, they do not edit."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(MqttConnection)
+class MqttConnectionAdmin(admin.ModelAdmin):
+    form = MqttConnectionForm
+    inlines = [MqttTopicInline]
+    list_display = [
+        "site",
+        "broker",
+        "enabled",
+        "status",
+        "last_heartbeat_at",
+        "last_connected_at",
+        "connection_errors",
+    ]
+    list_filter = ["status", "enabled", "ssl_enabled", "site__customer"]
+    search_fields = ["site__name", "site__code", "broker_host"]
+    list_select_related = ["site"]
+    actions = ["enable_connections", "disable_connections"]
+    readonly_fields = [
+        "password_state",
+        "client_key_state",
+        "status",
+        "status_changed_at",
+        "last_connected_at",
+        "last_heartbeat_at",
+        "connection_errors",
+        "error_message",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = (
+        ("Connection", {"fields": ("site", "enabled", "broker_host", "broker_port", "client_id_prefix")}),
+        ("Authentication", {"fields": ("username", "password_state", "new_password", "clear_password")}),
+        (
+            "Settings",
+            {
+                "fields": (
+                    "keep_alive_interval",
+                    "retry_attempts",
+                    "retry_delay",
+                    "max_retry_delay",
+                    "expected_heartbeat_interval",
+                )
+            },
+        ),
+        (
+            "TLS",
+            {
+                "fields": (
+                    "ssl_enabled",
+                    "ca_certificate",
+                    "ca_cert_path",
+                    "client_certificate",
+                    "client_key_state",
+                    "new_client_key",
+                    "clear_client_key",
+                    "tls_insecure",
+                )
+            },
+        ),
+        (
+            "Status",
+            {
+                "fields": (
+                    "status",
+                    "status_changed_at",
+                    "last_connected_at",
+                    "last_heartbeat_at",
+                    "connection_errors",
+                    "error_message",
+                    "created_at",
+                    "updated_at",
+                )
+            },
+        ),
+    )
+
+    @admin.display(description="broker")
+    def broker(self, obj: MqttConnection) -> str:
+        return f"{obj.broker_host}:{obj.broker_port}" + (" (TLS)" if obj.ssl_enabled else "")
+
+    @admin.display(description="password")
+    def password_state(self, obj: MqttConnection) -> str:
+        return "stored (encrypted)" if obj.has_password else "none"
+
+    @admin.display(description="client key")
+    def client_key_state(self, obj: MqttConnection) -> str:
+        return "stored (encrypted)" if obj.has_client_key else "none"
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        ensure_default_topics(connection=form.instance)
+
+    @admin.action(description="Enable (connect) the selected connections")
+    def enable_connections(self, request: HttpRequest, queryset: QuerySet[MqttConnection]) -> None:
+        count = set_connections_enabled(connections=queryset, enabled=True, actor=request.user)
+        self.message_user(request, f"Enabled {count} connection(s).", messages.SUCCESS)
+
+    @admin.action(description="Disable (disconnect) the selected connections")
+    def disable_connections(self, request: HttpRequest, queryset: QuerySet[MqttConnection]) -> None:
+        count = set_connections_enabled(connections=queryset, enabled=False, actor=request.user)
+        self.message_user(request, f"Disabled {count} connection(s).", messages.SUCCESS)
+
+
+class SensorDataInline(admin.TabularInline):
+    model = SensorData
+    extra = 0
+    can_delete = False
+    fields = ["slot", "timestamp", "acc_x", "acc_y", "acc_z", "incli_x", "incli_y", "received_at"]
+    readonly_fields = fields
+    ordering = ["-timestamp"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(SensorDevice)
+class SensorDeviceAdmin(admin.ModelAdmin):
+    list_display = [
+        "device_name",
+        "site",
+        "device_type",
+        "status",
+        "last_seen_at",
+        "consecutive_misses",
+        "total_messages",
+        "is_active",
+    ]
+    list_filter = ["status", "is_active", ("site", admin.RelatedOnlyFieldListFilter), "device_type"]
+    search_fields = ["device_name", "site__code", "site__name"]
+    list_select_related = ["site"]
+    inlines = [SensorDataInline]
+    readonly_fields = [
+        "status",
+        "status_changed_at",
+        "last_seen_at",
+        "consecutive_misses",
+        "total_messages",
+        "last_reading_ts",
+        "uptime_percentage",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = (
+        (None, {"fields": ("site", "device_name", "device_type", "is_active")}),
+        ("Status", {"fields": tuple(readonly_fields)}),
+    )
+
+
+@admin.register(SensorData)
+class SensorDataAdmin(ReadOnlyAdmin):
+    list_display = [
+        "sensor_device",
+        "slot",
+        "timestamp",
+        "acc_x",
+        "acc_y",
+        "acc_z",
+        "incli_x",
+        "incli_y",
+        "received_at",
+    ]
+    list_filter = [("sensor_device__site", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["sensor_device__device_name", "sensor_device__site__code"]
+    list_select_related = ["sensor_device__site"]
+
+
+@admin.register(ConnectionLog)
+class ConnectionLogAdmin(ReadOnlyAdmin):
+    list_display = ["timestamp", "mqtt_connection", "event_type", "message", "actor"]
+    list_filter = ["event_type", ("mqtt_connection__site", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["message", "mqtt_connection__site__code", "mqtt_connection__site__name"]
+    list_select_related = ["mqtt_connection__site", "actor"]
+    date_hierarchy = "timestamp"
+
+
+@admin.register(SensorStatusChange)
+class SensorStatusChangeAdmin(ReadOnlyAdmin):
+    list_display = ["timestamp", "sensor_device", "old_status", "new_status", "reason"]
+    list_filter = ["new_status", ("sensor_device__site", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["sensor_device__device_name", "sensor_device__site__code", "reason"]
+    list_select_related = ["sensor_device__site"]
+    date_hierarchy = "timestamp"
+
+
+@admin.register(SystemInfo)
+class SystemInfoAdmin(ReadOnlyAdmin):
+    list_display = ["site", "hostname", "firmware_version", "uptime_seconds", "received_at"]
+    search_fields = ["site__code", "site__name", "hostname"]
+    list_select_related = ["site"]

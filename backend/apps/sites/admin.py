@@ -1,0 +1,39 @@
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+
+from apps.sites.models import Customer, Site
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["name", "site_count", "is_active", "created_at"]
+    list_filter = ["is_active"]
+    search_fields = ["name"]
+    filter_horizontal = ["members"]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:
+        return super().get_queryset(request).annotate(site_total=Count("sites"))
+
+    @admin.display(description="sites", ordering="site_total")
+    def site_count(self, obj: Customer) -> int:
+        return obj.site_total
+
+
+@admin.register(Site)
+class SiteAdmin(admin.ModelAdmin):
+    list_display = ["name", "code", "customer", "time_zone", "is_active", "connection_status"]
+    list_filter = ["is_active", "customer"]
+    search_fields = ["name", "code"]
+    list_select_related = ["customer", "mqtt_connection"]
+    readonly_fields = ["created_at", "updated_at"]
+    fieldsets = (
+        (None, {"fields": ("name", "code", "customer", "time_zone", "is_active")}),
+        ("History", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    @admin.display(description="MQTT status")
+    def connection_status(self, obj: Site) -> str:
+        connection = getattr(obj, "mqtt_connection", None)
+        return connection.get_status_display() if connection else "no connection"

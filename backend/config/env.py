@@ -1,0 +1,74 @@
+"""Strict readers for settings taken from the environment.
+
+Every reader names the variable in its error, so a bad value fails at start-up with a message an
+operator can act on, instead of surfacing later as a confusing runtime error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
+
+T = TypeVar("T")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _raw(name: str) -> str | None:
+    value = os.environ.get(name)
+    return None if value is None else value.strip()
+
+
+def env_str(name: str, default: str) -> str:
+    value = _raw(name)
+    return default if value is None or value == "" else value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = _raw(name)
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={value!r} is not a boolean; use one of 1/0, true/false, yes/no, on/off."
+    )
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    value = _raw(name)
+    if value is None or value == "":
+        number = default
+    else:
+        try:
+            number = int(value)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}={number} is too small; the minimum is {minimum}.")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name}={number} is too large; the maximum is {maximum}.")
+    return number
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = _raw(name)
+    if value is None:
+        return list(default)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_parsed(name: str, default: str, parse: Callable[[str], T], what: str) -> T:
+    """Read a variable and convert it with ``parse``; any exception becomes a named start-up error."""
+    value = env_str(name, default)
+    try:
+        return parse(value)
+    except Exception as exc:  # the parser's own error type varies; the message is what matters
+        raise ImproperlyConfigured(f"{name} is not a valid {what}: {exc}") from None

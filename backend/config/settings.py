@@ -1,0 +1,181 @@
+"""Django settings, read from the environment. Every variable is documented in docs/configuration.md."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dj_database_url
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import env_bool, env_int, env_list, env_parsed, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent  # backend/
+PROJECT_DIR = BASE_DIR.parent
+VAR_DIR = PROJECT_DIR / "var"
+
+DEBUG = env_bool("DEBUG", False)
+
+_INSECURE_DEV_KEY = "insecure-development-key-do-not-use-in-production"
+SECRET_KEY = env_str("SECRET_KEY", _INSECURE_DEV_KEY if DEBUG else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "apps.sites",
+    "apps.mqtt",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+
+
+def _database(url: str) -> dict:
+    config = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))
+    engine = config["ENGINE"]
+    if engine == "django.db.backends.sqlite3":
+        name = config["NAME"]
+        if name and name != ":memory:":
+            Path(name).parent.mkdir(parents=True, exist_ok=True)
+        config["CONN_MAX_AGE"] = 0 if name == ":memory:" else config["CONN_MAX_AGE"]
+        config["OPTIONS"] = {
+            # WAL lets the web server read while the MQTT worker writes; IMMEDIATE takes the write
+            # lock up front so two writers queue on the busy timeout instead of failing to upgrade.
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    elif engine == "django.db.backends.postgresql":
+        config["CONN_HEALTH_CHECKS"] = True
+    else:
+        raise ValueError(f"unsupported database engine {engine}; use sqlite:// or postgres://")
+    return config
+
+
+DATABASES = {
+    "default": env_parsed("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}", _database, "database URL")
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Optional until the real-time layer lands; when set it selects the Redis channel layer.
+REDIS_URL = env_str("REDIS_URL", "")
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_parsed("TIME_ZONE", "UTC", lambda name: str(ZoneInfo(name)), "IANA time zone")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+
+def _fernet_keys(value: str) -> list[str]:
+    keys = [key.strip() for key in value.split(",") if key.strip()]
+    if not keys:
+        if not DEBUG:
+            raise ValueError("it must be set when DEBUG is off (generate one with `make secret-key`)")
+        # Development only: a key derived from SECRET_KEY, so the demo works without setup.
+        digest = hashlib.sha256(("field-encryption:" + SECRET_KEY).encode()).digest()
+        return [base64.urlsafe_b64encode(digest).decode()]
+    for key in keys:
+        Fernet(key)  # raises on a malformed key
+    return keys
+
+
+# Fernet keys that encrypt secrets at rest (broker passwords, client keys). Comma-separated: the
+# first encrypts, all decrypt, so a key can be rotated without losing stored secrets.
+FIELD_ENCRYPTION_KEYS = env_parsed("FIELD_ENCRYPTION_KEYS", "", _fernet_keys, "list of Fernet keys")
+
+
+def _mqtt_settings() -> dict[str, int]:
+    reconnect = env_int("MQTT_RECONNECT_DELAY", 5, minimum=1, maximum=3600)
+    max_reconnect = env_int("MQTT_MAX_RECONNECT_DELAY", 300, minimum=1, maximum=86400)
+    if max_reconnect < reconnect:
+        raise ImproperlyConfigured(
+            f"MQTT_MAX_RECONNECT_DELAY={max_reconnect} is below MQTT_RECONNECT_DELAY={reconnect}."
+        )
+    return {
+        "HEARTBEAT_TIMEOUT": env_int("MQTT_HEARTBEAT_TIMEOUT", 30, minimum=1, maximum=86400),
+        "MAX_CONSECUTIVE_MISSES": env_int("MQTT_MAX_CONSECUTIVE_MISSES", 3, minimum=1, maximum=1000),
+        "DEFAULT_QOS": env_int("MQTT_DEFAULT_QOS", 0, minimum=0, maximum=2),
+        "RECONNECT_DELAY": reconnect,
+        "MAX_RECONNECT_DELAY": max_reconnect,
+        # The database allows at most 3 slots per sensor (see SensorData), so this is 1..3.
+        "SENSOR_DATA_RETENTION": env_int("MQTT_SENSOR_DATA_RETENTION", 3, minimum=1, maximum=3),
+    }
+
+
+MQTT_SETTINGS = _mqtt_settings()
+
+
+def _log_level(value: str) -> str:
+    level = value.upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise ValueError("use DEBUG, INFO, WARNING or ERROR")
+    return level
+
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {
+        "handlers": ["console"],
+        "level": env_parsed("LOG_LEVEL", "INFO", _log_level, "log level"),
+    },
+}
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
