@@ -1,0 +1,276 @@
+"""The admin, driven through its real forms as an operator would."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+
+from apps.mqtt.models import ConnectionLog, MqttConnection, MqttTopic, SensorData, SensorDevice
+from apps.sites.models import Site
+from conftest import make_tls_material
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "Br0ker-pa55word!"
+
+
+def _topic_formset(rows: list[dict[str, Any]], initial: int = 0) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "topics-TOTAL_FORMS": str(len(rows)),
+        "topics-INITIAL_FORMS": str(initial),
+        "topics-MIN_NUM_FORMS": "0",
+        "topics-MAX_NUM_FORMS": "1000",
+    }
+    for index, row in enumerate(rows):
+        for key, value in row.items():
+            data[f"topics-{index}-{key}"] = value
+    return data
+
+
+def _connection_form(site: Site, **overrides: Any) -> dict[str, Any]:
+    data = {
+        "site": str(site.pk),
+        "enabled": "on",
+        "broker_host": "broker.example.com",
+        "broker_port": "8883",
+        "client_id_prefix": "dlmon",
+        "username": "logger",
+        "new_password": SECRET,
+        "keep_alive_interval": "60",
+        "retry_attempts": "5",
+        "retry_delay": "5",
+        "max_retry_delay": "300",
+        "expected_heartbeat_interval": "5",
+        "ssl_enabled": "on",
+        "ca_certificate": "",
+        "ca_cert_path": "",
+        "client_certificate": "",
+        "new_client_key": "",
+    }
+    data.update(overrides)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def _create_site_through_admin(client: Client) -> Site:
+    response = client.post(
+        reverse("admin:sites_site_add"),
+        {"name": "Ponte Nord", "code": "PN01", "time_zone": "Europe/Rome", "is_active": "on"},
+    )
+    assert response.status_code == 302, response.content
+    return Site.objects.get(code="PN01")
+
+
+def test_operator_creates_site_and_connection_through_admin_forms(staff_client: Client) -> None:
+    site = _create_site_through_admin(staff_client)
+    response = staff_client.post(
+        reverse("admin:mqtt_mqttconnection_add"), {**_connection_form(site), **_topic_formset([])}
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+
+    connection = MqttConnection.objects.get(site=site)
+    assert (connection.broker_host, connection.broker_port, connection.ssl_enabled) == (
+        "broker.example.com",
+        8883,
+        True,
+    )
+    assert connection.get_password() == SECRET
+    assert connection.status == MqttConnection.Status.DISCONNECTED
+    # No topic given: the seed's two default subscriptions.
+    assert sorted(connection.topics.values_list("pattern", flat=True)) == [
+        "{code}/datalogger_o/heartbeat",
+        "{code}/sys_info",
+    ]
+
+
+def test_operator_edits_and_deletes_through_admin(staff_client: Client, make_connection) -> None:
+    connection = make_connection()
+    topic = MqttTopic.objects.create(connection=connection, pattern="{code}/sys_info")
+    url = reverse("admin:mqtt_mqttconnection_change", args=[connection.pk])
+    form = _connection_form(connection.site, broker_host="mqtt.internal", new_password="")
+    topics = _topic_formset(
+        [
+            {
+                "id": str(topic.pk),
+                "connection": str(connection.pk),
+                "pattern": "{code}/#",
+                "message_type": "auto",
+            },
+            {
+                "connection": str(connection.pk),
+                "pattern": "+/datalogger_o/heartbeat",
+                "message_type": "heartbeat",
+            },
+        ],
+        initial=1,
+    )
+    response = staff_client.post(url, {**form, **topics})
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    connection.refresh_from_db()
+    assert connection.broker_host == "mqtt.internal"
+    assert sorted(connection.topics.values_list("pattern", flat=True)) == [
+        "+/datalogger_o/heartbeat",
+        "{code}/#",
+    ]
+
+    response = staff_client.post(
+        reverse("admin:mqtt_mqttconnection_delete", args=[connection.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not MqttConnection.objects.filter(pk=connection.pk).exists()
+    response = staff_client.post(
+        reverse("admin:sites_site_delete", args=[connection.site.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 302
+    assert not Site.objects.filter(pk=connection.site.pk).exists()
+
+
+def test_invalid_site_code_shows_a_clear_error_in_the_admin_form(staff_client: Client) -> None:
+    response = staff_client.post(
+        reverse("admin:sites_site_add"),
+        {"name": "Bad", "code": "PN/01", "time_zone": "UTC", "is_active": "on"},
+    )
+    assert response.status_code == 200
+    assert "may not contain a slash" in response.content.decode()
+    assert not Site.objects.exists()
+
+
+def test_invalid_topic_pattern_shows_a_clear_error_in_the_inline(staff_client: Client, make_site) -> None:
+    site = make_site()
+    data = {
+        **_connection_form(site),
+        **_topic_formset([{"pattern": "{code}/#/heartbeat", "message_type": "auto"}]),
+    }
+    response = staff_client.post(reverse("admin:mqtt_mqttconnection_add"), data)
+    assert response.status_code == 200
+    assert "must be a whole topic level and the last one" in response.content.decode()
+    assert not MqttConnection.objects.exists()
+
+
+def test_admin_never_renders_the_password_back(staff_client: Client, make_connection) -> None:
+    connection = make_connection()
+    connection.set_password(SECRET)
+    connection.save()
+    for url in (
+        reverse("admin:mqtt_mqttconnection_change", args=[connection.pk]),
+        reverse("admin:mqtt_mqttconnection_changelist"),
+    ):
+        page = staff_client.get(url).content.decode()
+        assert SECRET not in page
+        assert connection.password_encrypted not in page
+    assert (
+        "stored (encrypted)"
+        in staff_client.get(
+            reverse("admin:mqtt_mqttconnection_change", args=[connection.pk])
+        ).content.decode()
+    )
+
+
+def test_blank_password_keeps_the_stored_one_and_clear_removes_it(
+    staff_client: Client, make_connection
+) -> None:
+    connection = make_connection()
+    connection.set_password(SECRET)
+    connection.save()
+    url = reverse("admin:mqtt_mqttconnection_change", args=[connection.pk])
+
+    response = staff_client.post(
+        url, {**_connection_form(connection.site, new_password=""), **_topic_formset([])}
+    )
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert connection.get_password() == SECRET
+
+    form = _connection_form(connection.site, new_password="", clear_password="on")
+    response = staff_client.post(url, {**form, **_topic_formset([])})
+    assert response.status_code == 302
+    connection.refresh_from_db()
+    assert not connection.has_password
+
+
+def test_client_key_is_write_only_and_checked_against_the_certificate(
+    staff_client: Client, make_site
+) -> None:
+    material, other = make_tls_material("client"), make_tls_material("other")
+    site = make_site()
+    form = _connection_form(site, client_certificate=material.certificate_pem, new_client_key=other.key_pem)
+    response = staff_client.post(reverse("admin:mqtt_mqttconnection_add"), {**form, **_topic_formset([])})
+    assert response.status_code == 200
+    assert "does not match the private key" in response.content.decode()
+
+    form["new_client_key"] = material.key_pem
+    response = staff_client.post(reverse("admin:mqtt_mqttconnection_add"), {**form, **_topic_formset([])})
+    assert response.status_code == 302
+    connection = MqttConnection.objects.get(site=site)
+    assert connection.get_client_key().strip() == material.key_pem.strip()
+    page = staff_client.get(
+        reverse("admin:mqtt_mqttconnection_change", args=[connection.pk])
+    ).content.decode()
+    assert "PRIVATE KEY" not in page
+
+
+def test_enable_and_disable_actions_set_desired_state_and_log_who(
+    staff_client: Client, staff_user: User, make_connection
+) -> None:
+    first, second = make_connection(), make_connection(enabled=False)
+    changelist = reverse("admin:mqtt_mqttconnection_changelist")
+
+    staff_client.post(
+        changelist, {"action": "disable_connections", "_selected_action": [first.pk, second.pk]}
+    )
+    first.refresh_from_db()
+    assert not first.enabled
+    log = ConnectionLog.objects.get(mqtt_connection=first)
+    assert (log.event_type, log.actor) == (ConnectionLog.EventType.STOPPED, staff_user)
+    assert not ConnectionLog.objects.filter(mqtt_connection=second).exists()  # it was already disabled
+
+    staff_client.post(changelist, {"action": "enable_connections", "_selected_action": [first.pk, second.pk]})
+    assert MqttConnection.objects.filter(enabled=True).count() == 2
+    assert (
+        ConnectionLog.objects.filter(event_type=ConnectionLog.EventType.STARTED, actor=staff_user).count()
+        == 2
+    )
+
+
+def test_readings_and_logs_are_read_only_in_the_admin(staff_client: Client, make_connection) -> None:
+    connection = make_connection()
+    sensor = SensorDevice.objects.create(site=connection.site, device_name="MNA00542")
+    reading = SensorData.objects.create(
+        sensor_device=sensor, slot=0, timestamp="2026-11-28T10:00:00Z", raw_data={}
+    )
+    log = ConnectionLog.objects.create(mqtt_connection=connection, event_type="connected")
+
+    for model in ("sensordata", "connectionlog", "sensorstatuschange", "systeminfo"):
+        assert staff_client.get(reverse(f"admin:mqtt_{model}_add")).status_code == 403
+        assert staff_client.get(reverse(f"admin:mqtt_{model}_changelist")).status_code == 200
+    response = staff_client.post(
+        reverse("admin:mqtt_sensordata_change", args=[reading.pk]), {"acc_x": "1.0", "slot": "0"}
+    )
+    assert response.status_code == 403
+    response = staff_client.post(reverse("admin:mqtt_connectionlog_delete", args=[log.pk]), {"post": "yes"})
+    assert response.status_code == 403
+    assert ConnectionLog.objects.filter(pk=log.pk).exists()
+
+
+def test_sensors_filter_by_site_and_online_state(staff_client: Client, make_site) -> None:
+    north, south = make_site(), make_site()
+    SensorDevice.objects.create(site=north, device_name="NORTH-ON", status="online")
+    SensorDevice.objects.create(site=north, device_name="NORTH-OFF", status="offline")
+    SensorDevice.objects.create(site=south, device_name="SOUTH-ON", status="online")
+    url = reverse("admin:mqtt_sensordevice_changelist")
+
+    page = staff_client.get(url, {"site__id__exact": north.pk, "status__exact": "online"}).content.decode()
+    assert "NORTH-ON" in page
+    assert "NORTH-OFF" not in page
+    assert "SOUTH-ON" not in page
+
+
+def test_non_staff_user_cannot_reach_the_admin(client: Client) -> None:
+    user = User.objects.create_user("viewer", password="viewer-pass")
+    client.force_login(user)
+    response = client.get(reverse("admin:mqtt_mqttconnection_changelist"))
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
