@@ -148,6 +148,11 @@ def _mqtt_settings() -> dict[str, int]:
         "MAX_RECONNECT_DELAY": max_reconnect,
         # The database allows at most 3 slots per sensor (see SensorData), so this is 1..3.
         "SENSOR_DATA_RETENTION": env_int("MQTT_SENSOR_DATA_RETENTION", 3, minimum=1, maximum=3),
+        # Beyond the seed: how often the worker re-reads the connections, and the payload cap.
+        "RECONCILE_INTERVAL": env_int("MQTT_RECONCILE_INTERVAL", 5, minimum=1, maximum=3600),
+        "MAX_PAYLOAD_BYTES": env_int(
+            "MQTT_MAX_PAYLOAD_BYTES", 1024 * 1024, minimum=1024, maximum=256 * 1024 * 1024
+        ),
     }
 
 

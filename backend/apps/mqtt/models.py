@@ -3,6 +3,9 @@ of 3), and the facts of every state change (connection log, sensor status change
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -25,7 +28,58 @@ from apps.sites.models import Site
 READING_RING_SIZE = 3
 
 
-class MqttConnection(models.Model):
+class KeepsObservedState(models.Model):
+    """A model whose observed fields belong to the MQTT worker (written with SQL). Saving an
+    existing object from a form or the shell never writes them back, so an operator's edit cannot
+    overwrite a newer status with the one loaded when the form opened."""
+
+    OBSERVED_FIELDS: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            kwargs["update_fields"] = [
+                f.name
+                for f in self._meta.concrete_fields
+                if not f.primary_key and f.name not in self.OBSERVED_FIELDS
+            ]
+        super().save(*args, **kwargs)
+
+
+class HeartbeatState(models.TextChoices):
+    UNKNOWN = "unknown", "Unknown"
+    OK = "ok", "OK"
+    LATE = "late", "Late"
+    MISSING = "missing", "Missing"
+
+
+def heartbeat_state(
+    *,
+    last_heartbeat_at: dt.datetime | None,
+    since: dt.datetime | None,
+    interval: float,
+    timeout: float,
+    now: dt.datetime,
+) -> HeartbeatState:
+    """Late after 1.5 intervals; missing after the heartbeat timeout, or two intervals when the
+    datalogger beats slower than that (so a 60 s datalogger is not 'missing' at 30 s). ``since``
+    (the last connection) starts the clock for a site that never sent a heartbeat."""
+    reference = last_heartbeat_at or since
+    if reference is None:
+        return HeartbeatState.UNKNOWN
+    age = (now - reference).total_seconds()
+    if age > max(timeout, 2 * interval):
+        return HeartbeatState.MISSING
+    if last_heartbeat_at is None:
+        return HeartbeatState.UNKNOWN
+    if age > 1.5 * interval:
+        return HeartbeatState.LATE
+    return HeartbeatState.OK
+
+
+class MqttConnection(KeepsObservedState):
     """How to reach one site's datalogger. ``enabled`` is the desired state, set by operators;
     ``status`` is the observed state, written by the MQTT worker only."""
 
@@ -35,6 +89,17 @@ class MqttConnection(models.Model):
         CONNECTED = "connected", "Connected"
         ERROR = "error", "Error"
         DISABLED = "disabled", "Disabled"
+
+    OBSERVED_FIELDS = (
+        "status",
+        "status_changed_at",
+        "last_connected_at",
+        "last_heartbeat_at",
+        "connection_errors",
+        "error_message",
+        "heartbeat_state",
+        "reported_heartbeat_interval",
+    )
 
     site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="mqtt_connection")
     enabled = models.BooleanField(
@@ -120,6 +185,14 @@ class MqttConnection(models.Model):
         default=0, help_text="Failed connection attempts in a row."
     )
     error_message = models.TextField(blank=True)
+    heartbeat_state = models.CharField(
+        max_length=10, choices=HeartbeatState.choices, default=HeartbeatState.UNKNOWN
+    )
+    reported_heartbeat_interval = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Seconds between heartbeats as the datalogger states it (message_interval_seconds).",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -155,6 +228,20 @@ class MqttConnection(models.Model):
 
     def get_client_key(self) -> str:
         return crypto.decrypt(self.client_key_encrypted) if self.client_key_encrypted else ""
+
+    @property
+    def heartbeat_interval(self) -> float:
+        """The interval the datalogger states, else the configured one."""
+        return self.reported_heartbeat_interval or float(self.expected_heartbeat_interval)
+
+    def heartbeat_state_at(self, now: dt.datetime, *, timeout: float) -> HeartbeatState:
+        return heartbeat_state(
+            last_heartbeat_at=self.last_heartbeat_at,
+            since=self.last_connected_at if self.status == self.Status.CONNECTED else None,
+            interval=self.heartbeat_interval,
+            timeout=timeout,
+            now=now,
+        )
 
     def clean(self) -> None:
         errors: dict[str, str] = {}
@@ -220,13 +307,23 @@ DEFAULT_TOPICS: tuple[tuple[str, str], ...] = (
 )
 
 
-class SensorDevice(models.Model):
+class SensorDevice(KeepsObservedState):
     """A sensor of a site, registered the first time a heartbeat lists it."""
 
     class Status(models.TextChoices):
         ONLINE = "online", "Online"
         STALE = "stale", "Stale"
         OFFLINE = "offline", "Offline"
+
+    OBSERVED_FIELDS = (
+        "status",
+        "status_changed_at",
+        "last_seen_at",
+        "consecutive_misses",
+        "total_messages",
+        "reading_seq",
+        "last_reading_ts",
+    )
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="sensors")
     device_name = models.CharField(max_length=100)
@@ -387,3 +484,26 @@ class SystemInfo(models.Model):
 
     def __str__(self) -> str:
         return f"System information of {self.site.code}"
+
+
+class RejectedMessage(models.Model):
+    """Messages (or parts of messages) the parser could not use, counted per site, topic and
+    reason with the last sample, so operators can see what a datalogger sends that we do not read."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="rejected_messages")
+    topic = models.CharField(max_length=255)
+    reason = models.CharField(max_length=40)
+    count = models.BigIntegerField(default=0)
+    last_detail = models.TextField(blank=True)
+    last_sample = models.TextField(blank=True, help_text="The start of the last such payload.")
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["site", "topic", "reason"], name="uniq_rejection_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reason} on {self.topic} ({self.count} times)"

@@ -44,6 +44,8 @@ def test_debug_defaults_give_sqlite_in_wal_mode_utc_and_the_seeds_mqtt_settings(
         "RECONNECT_DELAY": 5,
         "MAX_RECONNECT_DELAY": 300,
         "SENSOR_DATA_RETENTION": 3,
+        "RECONCILE_INTERVAL": 5,
+        "MAX_PAYLOAD_BYTES": 1048576,
     }
 
 

@@ -140,3 +140,31 @@ def test_readings_come_newest_first(make_site) -> None:
             sensor_device=sensor, slot=slot, timestamp=base + dt.timedelta(minutes=minutes), raw_data={}
         )
     assert [r.slot for r in sensor.readings.all()] == [1, 2, 0]
+
+
+def test_saving_a_loaded_connection_never_overwrites_the_workers_observed_state(make_connection) -> None:
+    conn = make_connection()
+    loaded_by_form = MqttConnection.objects.get(pk=conn.pk)
+    MqttConnection.objects.filter(pk=conn.pk).update(
+        status="connected", heartbeat_state="ok", connection_errors=2
+    )
+    loaded_by_form.broker_host = "edited.example.com"
+    loaded_by_form.save()
+
+    conn.refresh_from_db()
+    assert (conn.broker_host, conn.status, conn.heartbeat_state, conn.connection_errors) == (
+        "edited.example.com",
+        "connected",
+        "ok",
+        2,
+    )
+
+
+def test_saving_a_loaded_sensor_keeps_its_observed_state(make_site) -> None:
+    sensor = SensorDevice.objects.create(site=make_site(), device_name="S1")
+    loaded = SensorDevice.objects.get(pk=sensor.pk)
+    SensorDevice.objects.filter(pk=sensor.pk).update(status="online", reading_seq=7)
+    loaded.is_active = False
+    loaded.save()
+    sensor.refresh_from_db()
+    assert (sensor.is_active, sensor.status, sensor.reading_seq) == (False, "online", 7)
