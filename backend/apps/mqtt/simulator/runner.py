@@ -51,6 +51,14 @@ def parse_broker_url(url: str) -> tuple[str, int]:
     return parts.hostname, port or DEFAULT_PORT
 
 
+def tick_offsets(n_sites: int, interval: float, same_tick: bool) -> list[float]:
+    """Seconds after the start at which each site ticks first: all at once with ``same_tick`` (a load
+    test's burst), otherwise spread evenly over one interval, as real dataloggers' clocks are."""
+    if same_tick:
+        return [0.0] * n_sites
+    return [i * interval / n_sites for i in range(n_sites)]
+
+
 @dataclass(frozen=True)
 class BrokerConfig:
     host: str = "127.0.0.1"
@@ -156,6 +164,10 @@ class SimulatorRunner:
     def stop(self) -> None:
         self._stop.set()
 
+    def first_tick_offsets(self) -> list[float]:
+        """Each site's first tick, in seconds after the schedule starts (the order of ``sites``)."""
+        return tick_offsets(len(self.sites), self.interval, self.same_tick)
+
     async def run(self, *, handle_signals: bool = False) -> RunnerStats:
         """Run until a stop condition; returns the counters. ``handle_signals`` makes SIGINT and
         SIGTERM stop the run cleanly (only in the main thread's loop)."""
@@ -196,7 +208,7 @@ class SimulatorRunner:
         deadline = start + self.duration if self.duration is not None else None
         n = len(self.sites)
         # (due time, site index): a heap so thousands of sites cost log(n) per tick, not n.
-        queue = [(start + (0.0 if self.same_tick else i * self.interval / n), i) for i in range(n)]
+        queue = [(start + offset, i) for i, offset in enumerate(self.first_tick_offsets())]
         heapq.heapify(queue)
         ticks = [0] * n
         next_sys_info: list[float | None] = [None] * n

@@ -9,15 +9,10 @@ import datetime as dt
 import io
 import json
 import math
-import os
 import re
-import shutil
-import socket
-import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiomqtt
@@ -40,7 +35,8 @@ from apps.mqtt.simulator.payloads import (
     generate_device_names,
     resolve_heartbeat_format,
 )
-from apps.mqtt.simulator.runner import BrokerConfig, SimulatorRunner, parse_broker_url
+from apps.mqtt.simulator.runner import BrokerConfig, SimulatorRunner, parse_broker_url, tick_offsets
+from apps.mqtt.tests.conftest import Mosquitto
 
 NOW = dt.datetime(2026, 11, 28, 10, 0, 0, 123456, tzinfo=dt.UTC)
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -48,7 +44,6 @@ NAIVE_SPACE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 DEVICE_NAME = re.compile(r"^MN[A-D]\d{5}$")
 BASE_FIELDS = {"acc_x", "acc_y", "acc_z", "incli_x", "incli_y"}
 EXTRA_FIELDS = {"mag_x", "mag_y", "mag_z", "gyro_x", "gyro_y", "gyro_z"}
-MOSQUITTO = ("127.0.0.1", 1883)
 
 
 def _sensors(document: Any, fmt: str) -> dict[str, dict[str, Any]]:
@@ -211,15 +206,6 @@ def test_ts_is_the_publish_time_in_utc_and_a_naive_time_is_refused() -> None:
     assert format_ts(dt.datetime(2026, 11, 28, 11, 0, 0, 5000, tzinfo=rome)) == "2026-11-28T10:00:00.005Z"
     with pytest.raises(ValueError, match="timezone-aware"):
         format_ts(dt.datetime(2026, 11, 28, 10, 0, 0))
-
-
-def test_building_a_100_sensor_heartbeat_is_cheap() -> None:
-    # Generous bound (measured ~0.25 ms): it catches an accidental per-sensor slow path, not noise.
-    simulator = SiteSimulator("DEMO001", sensors=100)
-    started = time.perf_counter()
-    for _ in range(50):
-        simulator.heartbeat(NOW)
-    assert (time.perf_counter() - started) / 50 < 0.005
 
 
 # -- payloads: sys_info ----------------------------------------------------------------------------------
@@ -394,15 +380,6 @@ def test_fault_settings_are_validated() -> None:
 # -- runner: against the real Mosquitto --------------------------------------------------------------
 
 
-def _require_mosquitto() -> None:
-    try:
-        socket.create_connection(MOSQUITTO, timeout=1).close()
-    except OSError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Mosquitto not reachable on 127.0.0.1:1883 and CI=true")
-        pytest.skip("Mosquitto not reachable on 127.0.0.1:1883")
-
-
 @contextlib.asynccontextmanager
 async def _subscriber(host: str, port: int, *filters: str) -> AsyncIterator[aiomqtt.Client]:
     async with aiomqtt.Client(host, port, identifier=f"test-sub-{uuid.uuid4().hex[:8]}") as client:
@@ -426,8 +403,9 @@ async def _collect(client: aiomqtt.Client, count: int, within: float) -> list[ai
 
 
 @pytest.mark.asyncio
-async def test_runner_publishes_heartbeats_and_sys_info_of_each_site_to_mosquitto() -> None:
-    _require_mosquitto()
+async def test_runner_publishes_heartbeats_and_sys_info_of_each_site_to_mosquitto(
+    system_broker: tuple[str, int],
+) -> None:
     tag = uuid.uuid4().hex[:8].upper()
     codes = [f"SIM{tag}A", f"SIM{tag}B", f"SIM{tag}Q"]
     sites = [
@@ -436,23 +414,20 @@ async def test_runner_publishes_heartbeats_and_sys_info_of_each_site_to_mosquitt
     ]
     runner = SimulatorRunner(
         sites,
-        BrokerConfig(*MOSQUITTO),
+        BrokerConfig(*system_broker),
         interval=0.2,
         count=2,
         silenced=frozenset({codes[2]}),
         echo=lambda line: None,
     )
 
-    async with _subscriber(*MOSQUITTO, *(f"{code}/#" for code in codes)) as subscriber:
-        started = time.monotonic()
+    async with _subscriber(*system_broker, *(f"{code}/#" for code in codes)) as subscriber:
         stats = await runner.run()
-        elapsed = time.monotonic() - started
         # 2 sites x (2 heartbeats + 1 sys_info at start); the silenced site sends nothing.
         received = await _collect(subscriber, 6, within=2.0)
         received += await _collect(subscriber, 1, within=0.2)  # nothing more comes
 
     assert (stats.heartbeats, stats.sys_infos, stats.failures) == (4, 2, 0)
-    assert elapsed < 2.0
     assert len(received) == 6
     by_topic: dict[str, list[Any]] = {}
     for message in received:
@@ -474,67 +449,38 @@ async def test_runner_publishes_heartbeats_and_sys_info_of_each_site_to_mosquitt
     assert abs((dt.datetime.now(dt.UTC) - ts).total_seconds()) < 5
 
 
+def test_sites_first_ticks_spread_evenly_over_the_interval_unless_same_tick() -> None:
+    assert tick_offsets(4, 2.0, same_tick=False) == [0.0, 0.5, 1.0, 1.5]
+    assert tick_offsets(4, 2.0, same_tick=True) == [0.0] * 4
+    assert tick_offsets(1, 5.0, same_tick=False) == [0.0]
+    sites = [SiteSimulator(f"SPREAD{i}", index=i, sensors=1) for i in range(10)]
+    runner = SimulatorRunner(sites, BrokerConfig(), interval=5.0, echo=lambda line: None)
+
+    assert runner.first_tick_offsets() == [i * 0.5 for i in range(10)]
+
+
 @pytest.mark.asyncio
-async def test_same_tick_sites_publish_together() -> None:
-    _require_mosquitto()
+async def test_same_tick_sites_publish_together(system_broker: tuple[str, int]) -> None:
     tag = uuid.uuid4().hex[:8].upper()
     sites = [SiteSimulator(f"SAME{tag}{i}", index=i, sensors=1) for i in range(10)]
     runner = SimulatorRunner(
-        sites, BrokerConfig(*MOSQUITTO), interval=5.0, count=1, same_tick=True, echo=lambda line: None
+        sites, BrokerConfig(*system_broker), interval=5.0, count=1, same_tick=True, echo=lambda line: None
     )
 
-    started = time.monotonic()
+    # With the default spread, the 10th site would tick 4.5 s after the first.
+    assert runner.first_tick_offsets() == [0.0] * 10
+
     stats = await runner.run()
 
-    # With the default spread, the 10th site would tick 4.5 s after the first.
-    assert time.monotonic() - started < 2.0
     assert (stats.heartbeats, stats.sys_infos, stats.failures) == (10, 10, 0)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def private_mosquitto(tmp_path: Path) -> Iterator[tuple[int, Any]]:
-    """A Mosquitto of this test's own, which it may kill and restart: (port, start())."""
-    binary = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin:/usr/local/sbin")
-    if binary is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("the mosquitto binary is needed and CI=true")
-        pytest.skip("the mosquitto binary is not installed")
-    port = _free_port()
-    config = tmp_path / "mosquitto.conf"
-    config.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    processes: list[subprocess.Popen[bytes]] = []
-
-    def start() -> subprocess.Popen[bytes]:
-        process = subprocess.Popen(
-            [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        processes.append(process)
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return process
-            time.sleep(0.02)
-        raise RuntimeError("the private mosquitto did not start")
-
-    yield port, start
-    for process in processes:
-        process.terminate()
-        process.wait(timeout=5)
 
 
 @pytest.mark.asyncio
 async def test_runner_reconnects_by_itself_when_the_broker_comes_back(
-    private_mosquitto: tuple[int, Any],
+    mosquitto: Callable[..., Mosquitto],
 ) -> None:
-    port, start = private_mosquitto
-    broker = start()
+    broker = mosquitto()
+    port = broker.port
     lines: list[str] = []
     runner = SimulatorRunner(
         [SiteSimulator("RECO1", sensors=2, interval=0.05)],
@@ -555,11 +501,10 @@ async def test_runner_reconnects_by_itself_when_the_broker_comes_back(
 
     try:
         await until(lambda: runner.stats.heartbeats >= 2)
-        broker.kill()
-        broker.wait()
+        broker.stop()
         await until(lambda: not runner.connected)
         await until(lambda: runner.stats.failures >= 2)  # the schedule goes on while disconnected
-        start()
+        broker.start()
         async with _subscriber("127.0.0.1", port, "RECO1/#") as subscriber:
             received = await _collect(subscriber, 2, within=3.0)
     finally:
@@ -611,8 +556,8 @@ def test_broker_url_parsing() -> None:
         parse_broker_url("mqtts://broker.example:8883")
 
 
+@pytest.mark.usefixtures("system_broker")
 def test_command_publishes_until_its_count_then_exits() -> None:
-    _require_mosquitto()
     tag = uuid.uuid4().hex[:8].upper()
     out = io.StringIO()
 
@@ -632,10 +577,10 @@ def test_command_publishes_until_its_count_then_exits() -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("system_broker")
 def test_command_from_db_simulates_the_enabled_connections_sites(
     make_site: Any, make_connection: Any
 ) -> None:
-    _require_mosquitto()
     tag = uuid.uuid4().hex[:6].upper()
     make_connection(site=make_site(code=f"DB{tag}ON"), enabled=True)
     make_connection(site=make_site(code=f"DB{tag}OFF"), enabled=False)
