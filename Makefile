@@ -6,12 +6,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-MANAGE := cd backend && ../$(PY) manage.py
+MANAGE := $(PY) backend/manage.py
 STAMP := $(VENV)/.installed
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 DEMO_ENV := DEBUG=1
 
-.PHONY: help demo test test-sqlite test-postgres lint format requirements secret-key clean
+.PHONY: help demo test system-deps test-sqlite test-postgres lint format requirements secret-key clean
 
 help:
 	@echo "make demo          install everything and serve the system on http://127.0.0.1:8000"
@@ -29,12 +29,16 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 
 demo: $(STAMP)
 	$(DEMO_ENV) $(MANAGE) migrate --no-input -v 0
-	$(DEMO_ENV) $(MANAGE) seed_demo
-	@echo
-	@echo "Serving http://127.0.0.1:8000/admin/ (log in with a login printed above; Ctrl-C stops)"
-	$(DEMO_ENV) $(MANAGE) runserver 127.0.0.1:8000 --noreload
+	$(DEMO_ENV) $(MANAGE) demo
 
-test: lint test-sqlite test-postgres
+test: lint system-deps test-sqlite test-postgres
+
+# The MQTT tests start private Mosquitto brokers (TLS, passwords, restarts); install it where missing.
+system-deps:
+	@command -v mosquitto >/dev/null || PATH="$$PATH:/usr/sbin" command -v mosquitto >/dev/null || { \
+		echo "Installing mosquitto (needed by the MQTT tests)"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq mosquitto; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq mosquitto; fi; }
 
 test-sqlite: $(STAMP)
 	$(MANAGE) makemigrations --check --dry-run

@@ -9,3 +9,10 @@ os.environ.setdefault("FIELD_ENCRYPTION_KEYS", "hpdnnHBRvzbuDchnrkoSSfkaiNzqKhiI
 from config.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not shared-cache memory: the MQTT tests write from the worker's thread while the test
+    # reads from its own, and only a file database gives them WAL and the busy timeout.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}  # noqa: F405
+    # Durability is not what tests check; skipping fsync keeps the file as fast as memory.
+    DATABASES["default"]["OPTIONS"]["init_command"] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=OFF;"  # noqa: F405

@@ -1,0 +1,30 @@
+"""Prometheus metrics of the MQTT worker and the ingest path (exposed at /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+MESSAGES_RECEIVED = Counter("mqtt_messages_received_total", "MQTT messages received by the worker", ["kind"])
+MESSAGES_REJECTED = Counter("mqtt_messages_rejected_total", "Messages the parser could not use", ["reason"])
+ITEMS_REJECTED = Counter(
+    "mqtt_message_items_rejected_total",
+    "Parts of messages (a sensor, a field) the parser rejected while using the rest",
+    ["reason"],
+)
+READINGS_STORED = Counter("ingest_readings_stored_total", "Sensor readings written to the ring")
+READINGS_REPEATED = Counter(
+    "ingest_readings_repeated_total", "Readings whose ts equals the newest stored one (not stored again)"
+)
+FLUSH_SECONDS = Histogram(
+    "ingest_flush_seconds",
+    "Duration of one batch write (one transaction)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+QUEUE_DEPTH = Gauge("ingest_queue_depth", "Messages waiting for the batch writer")
+DROPPED = Counter(
+    "ingest_dropped_total",
+    "Heartbeats dropped before writing: superseded by a newer one of the same site under overload",
+    ["reason"],
+)
+WRITE_ERRORS = Counter("ingest_write_errors_total", "Failed batch writes (retried or bisected)", ["kind"])
+CONNECTIONS = Gauge("mqtt_connections", "MQTT connections by observed status", ["status"])

@@ -1,0 +1,645 @@
+"""The batch writer: parsed messages and connection events → the database in one transaction with a
+fixed number of statements, whatever the number of heartbeats and sensors → a change set.
+
+Reads use the ORM (one query per kind); writes use parameterised ``executemany`` of
+``INSERT ... ON CONFLICT ... DO UPDATE`` / ``UPDATE ... WHERE id = %s`` through Django's connection,
+which SQLite and PostgreSQL both run, and which costs a fraction of the ORM's per-object work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from django.db import connection as db
+from django.db import transaction
+
+from apps.mqtt import metrics
+from apps.mqtt.models import (
+    ConnectionLog,
+    HeartbeatState,
+    MqttConnection,
+    SensorDevice,
+)
+from apps.mqtt.services.message_parser import Heartbeat, ItemIssue, Rejection, SensorReading, SysInfo
+
+ONLINE, STALE, OFFLINE = (
+    SensorDevice.Status.ONLINE.value,
+    SensorDevice.Status.STALE.value,
+    SensorDevice.Status.OFFLINE.value,
+)
+READING_FIELDS = (
+    "acc_x",
+    "acc_y",
+    "acc_z",
+    "incli_x",
+    "incli_y",
+    "mag_x",
+    "mag_y",
+    "mag_z",
+    "gyro_x",
+    "gyro_y",
+    "gyro_z",
+)
+_SAMPLE_CHARS = 500
+
+
+# ---------------------------------------------------------------- what the client tasks enqueue
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatItem:
+    connection_id: int
+    site_id: int
+    received_at: dt.datetime
+    heartbeat: Heartbeat
+    topic: str = ""
+    # False for a retained heartbeat older than the timeout: its readings are kept, but it does not
+    # make the site or its sensors look alive.
+    proves_alive: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SysInfoItem:
+    connection_id: int
+    site_id: int
+    received_at: dt.datetime
+    info: SysInfo
+    topic: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedItem:
+    site_id: int
+    topic: str
+    received_at: dt.datetime
+    rejection: Rejection
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionEvent:
+    """An observed change of a connection, written as its row's new state plus one log row."""
+
+    connection_id: int
+    site_id: int
+    at: dt.datetime
+    event_type: str | None  # a ConnectionLog.EventType value; None: counters only, no log row
+    message: str = ""
+    status: str | None = None  # new observed status, when it changes
+    connection_errors: int | None = None
+    error_message: str | None = None
+
+
+IngestItem = HeartbeatItem | SysInfoItem | RejectedItem | ConnectionEvent
+
+
+# ---------------------------------------------------------------- what a flush reports
+
+
+@dataclass(slots=True)
+class SiteChanges:
+    """What one flush changed at one site: the seam for the real-time broadcast."""
+
+    site_id: int
+    sensors: dict[str, dict[str, Any]] = field(default_factory=dict)  # device name → sensor state
+    sensor_status: list[dict[str, Any]] = field(default_factory=list)  # transitions, in order
+    connection: dict[str, Any] = field(default_factory=dict)  # changed connection fields
+    system_info: bool = False
+
+
+@dataclass(slots=True)
+class ChangeSet:
+    sites: dict[int, SiteChanges] = field(default_factory=dict)
+
+    def site(self, site_id: int) -> SiteChanges:
+        changes = self.sites.get(site_id)
+        if changes is None:
+            changes = self.sites[site_id] = SiteChanges(site_id)
+        return changes
+
+    def merge(self, other: ChangeSet) -> None:
+        for site_id, theirs in other.sites.items():
+            mine = self.site(site_id)
+            mine.sensors.update(theirs.sensors)
+            mine.sensor_status.extend(theirs.sensor_status)
+            mine.connection.update(theirs.connection)
+            mine.system_info = mine.system_info or theirs.system_info
+
+    def __bool__(self) -> bool:
+        return bool(self.sites)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestPolicy:
+    retention: int = 3
+    max_consecutive_misses: int = 3
+    stale_after: float = 30.0  # seconds a listed sensor's ts may stand still before it is stale
+
+    @classmethod
+    def from_settings(cls) -> IngestPolicy:
+        from django.conf import settings
+
+        mqtt = settings.MQTT_SETTINGS
+        return cls(
+            retention=mqtt["SENSOR_DATA_RETENTION"],
+            max_consecutive_misses=mqtt["MAX_CONSECUTIVE_MISSES"],
+            stale_after=float(mqtt["HEARTBEAT_TIMEOUT"]),
+        )
+
+
+# ---------------------------------------------------------------- the flush
+
+
+def write_batch(items: Sequence[IngestItem], *, now: dt.datetime, policy: IngestPolicy) -> ChangeSet:
+    """Write a batch in one transaction and return what changed. Statements: a bounded number per
+    kind of item present, independent of how many heartbeats, sensors or events the batch holds."""
+    heartbeats: list[HeartbeatItem] = []
+    sys_infos: list[SysInfoItem] = []
+    rejected: list[RejectedItem] = []
+    events: list[ConnectionEvent] = []
+    for item in items:
+        if isinstance(item, HeartbeatItem):
+            heartbeats.append(item)
+        elif isinstance(item, SysInfoItem):
+            sys_infos.append(item)
+        elif isinstance(item, RejectedItem):
+            rejected.append(item)
+        else:
+            events.append(item)
+
+    changes = ChangeSet()
+    with transaction.atomic():
+        if events:
+            _write_connection_events(events, changes)
+        if heartbeats:
+            _write_heartbeats(heartbeats, now=now, policy=policy, changes=changes)
+        if sys_infos:
+            _write_sys_infos(sys_infos, changes)
+        issues = _collect_rejections(rejected, heartbeats, sys_infos)
+        if issues:
+            _write_rejections(issues)
+    return changes
+
+
+# ---------------------------------------------------------------- connection events
+
+
+def _write_connection_events(events: list[ConnectionEvent], changes: ChangeSet) -> None:
+    adapt = db.ops.adapt_datetimefield_value
+    final: dict[int, dict[str, Any]] = {}
+    logs = []
+    for event in events:
+        state = final.setdefault(event.connection_id, {"site_id": event.site_id})
+        if event.status is not None:
+            state["status"] = event.status
+            state["status_changed_at"] = event.at
+            if event.status == MqttConnection.Status.CONNECTED:
+                state["last_connected_at"] = event.at
+        if event.connection_errors is not None:
+            state["connection_errors"] = event.connection_errors
+        if event.error_message is not None:
+            state["error_message"] = event.error_message
+        if event.event_type:
+            logs.append((event.connection_id, event.event_type, event.message, adapt(event.at)))
+
+    columns = ("status", "status_changed_at", "last_connected_at", "connection_errors", "error_message")
+    rows = []
+    for connection_id, state in final.items():
+        # COALESCE keeps a column the events did not touch; one statement shape for every row.
+        rows.append(
+            (
+                state.get("status"),
+                adapt(state.get("status_changed_at")),
+                adapt(state.get("last_connected_at")),
+                state.get("connection_errors"),
+                state.get("error_message"),
+                connection_id,
+            )
+        )
+        public = {key: state[key] for key in columns if key in state}
+        if public:
+            changes.site(state["site_id"]).connection.update(public)
+    with db.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE mqtt_mqttconnection SET "
+            + ", ".join(f"{column} = COALESCE(%s, {column})" for column in columns)
+            + " WHERE id = %s",
+            rows,
+        )
+        if logs:
+            cursor.executemany(INSERT_LOG_SQL, logs)
+
+
+# ---------------------------------------------------------------- heartbeats
+
+
+class _Device:
+    """The mutable state of one sensor during a flush."""
+
+    __slots__ = (
+        "id",
+        "is_active",
+        "last_reading_ts",
+        "last_seen_at",
+        "misses",
+        "name",
+        "seq",
+        "status",
+        "status_changed_at",
+        "total",
+        "touched",
+    )
+
+    def __init__(self, row: tuple[Any, ...]) -> None:
+        (
+            self.id,
+            _site_id,
+            self.name,
+            self.status,
+            self.status_changed_at,
+            self.misses,
+            self.total,
+            self.seq,
+            self.last_reading_ts,
+            self.last_seen_at,
+            self.is_active,
+        ) = row
+        self.touched = False
+
+
+_DEVICE_COLUMNS = (
+    "id",
+    "site_id",
+    "device_name",
+    "status",
+    "status_changed_at",
+    "consecutive_misses",
+    "total_messages",
+    "reading_seq",
+    "last_reading_ts",
+    "last_seen_at",
+    "is_active",
+)
+
+
+def _load_devices(site_ids: Iterable[int]) -> dict[int, dict[str, _Device]]:
+    by_site: dict[int, dict[str, _Device]] = {}
+    for row in SensorDevice.objects.filter(site_id__in=list(site_ids)).values_list(*_DEVICE_COLUMNS):
+        by_site.setdefault(row[1], {})[row[2]] = _Device(row)
+    return by_site
+
+
+def _write_heartbeats(
+    items: list[HeartbeatItem], *, now: dt.datetime, policy: IngestPolicy, changes: ChangeSet
+) -> None:
+    adapt = db.ops.adapt_datetimefield_value
+    site_ids = {item.site_id for item in items}
+    devices = _load_devices(site_ids)
+
+    unknown = {
+        (item.site_id, reading.device_name)
+        for item in items
+        for reading in item.heartbeat.readings
+        if reading.device_name not in devices.get(item.site_id, {})
+    }
+    if unknown:
+        # Registered on first sight; the conflict clause makes a concurrent registration harmless.
+        with db.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO mqtt_sensordevice (site_id, device_name, device_type, is_active, status,"
+                " consecutive_misses, total_messages, reading_seq, created_at, updated_at)"
+                " VALUES (%s, %s, '', %s, %s, 0, 0, 0, %s, %s)"
+                " ON CONFLICT (site_id, device_name) DO NOTHING",
+                [(site_id, name, True, OFFLINE, adapt(now), adapt(now)) for site_id, name in unknown],
+            )
+        devices = _load_devices(site_ids)
+
+    readings: dict[tuple[int, int], tuple[Any, ...]] = {}
+    transitions: list[tuple[Any, ...]] = []
+    connection_rows: dict[int, tuple[Any, ...]] = {}
+    resumed_logs: list[tuple[Any, ...]] = []
+    json_dumps = orjson.dumps
+    stored = repeated = 0
+
+    def transition(device: _Device, site: SiteChanges, new: str, reason: str, at: dt.datetime) -> None:
+        if device.status == new:
+            return
+        transitions.append((device.id, device.status, new, reason, adapt(at)))
+        site.sensor_status.append(
+            {"device_name": device.name, "old": device.status, "new": new, "reason": reason}
+        )
+        device.status, device.status_changed_at, device.touched = new, at, True
+
+    for item in items:
+        site = changes.site(item.site_id)
+        site_devices = devices.get(item.site_id, {})
+        received = item.received_at
+        listed: set[str] = set()
+        for reading in item.heartbeat.readings:
+            device = site_devices[reading.device_name]
+            listed.add(device.name)
+            device.touched = True
+            if item.proves_alive:
+                device.misses = 0
+                device.total += 1
+                device.last_seen_at = received
+            repeat = reading.ts_from_payload and device.last_reading_ts == reading.ts
+            if repeat:
+                repeated += 1
+                frozen_for = (now - reading.ts).total_seconds()
+                new_status = STALE if frozen_for > policy.stale_after else ONLINE
+                reason = (
+                    f"ts has not advanced for {frozen_for:.0f} s" if new_status == STALE else "ts advancing"
+                )
+            else:
+                stored += 1
+                slot = device.seq % policy.retention
+                device.seq += 1
+                device.last_reading_ts = reading.ts
+                readings[(device.id, slot)] = _reading_row(
+                    device.id, slot, reading, received, json_dumps, adapt
+                )
+                new_status, reason = ONLINE, "listed in heartbeat"
+            if item.proves_alive:
+                transition(device, site, new_status, reason, received)
+            site.sensors[device.name] = _sensor_state(device, reading)
+        if not item.proves_alive:
+            continue
+        for device in site_devices.values():
+            if device.name in listed or not device.is_active:
+                continue
+            device.misses += 1
+            device.touched = True
+            if device.misses >= policy.max_consecutive_misses:
+                transition(
+                    device, site, OFFLINE, f"missing from {device.misses} heartbeats in a row", received
+                )
+        interval = item.heartbeat.message_interval_seconds
+        previous = connection_rows.get(item.connection_id)
+        connection_rows[item.connection_id] = (
+            adapt(received),
+            interval if interval is not None else (previous[1] if previous else None),
+            HeartbeatState.OK.value,
+            item.connection_id,
+        )
+        site.connection.update({"last_heartbeat_at": received, "heartbeat_state": HeartbeatState.OK.value})
+        if interval is not None:
+            site.connection["reported_heartbeat_interval"] = interval
+
+    _resume_missing_heartbeats(connection_rows, items, resumed_logs, changes)
+
+    with db.cursor() as cursor:
+        if readings:
+            cursor.executemany(_UPSERT_READING_SQL[db.vendor], list(readings.values()))
+        touched = [
+            device for site_devices in devices.values() for device in site_devices.values() if device.touched
+        ]
+        if touched:
+            cursor.executemany(
+                "UPDATE mqtt_sensordevice SET status = %s, status_changed_at = %s, last_seen_at = %s,"
+                " consecutive_misses = %s, total_messages = %s, reading_seq = %s, last_reading_ts = %s,"
+                " updated_at = %s WHERE id = %s",
+                [
+                    (
+                        d.status,
+                        adapt(d.status_changed_at),
+                        adapt(d.last_seen_at),
+                        d.misses,
+                        d.total,
+                        d.seq,
+                        adapt(d.last_reading_ts),
+                        adapt(now),
+                        d.id,
+                    )
+                    for d in touched
+                ],
+            )
+        if transitions:
+            cursor.executemany(INSERT_STATUS_CHANGE_SQL, transitions)
+        if connection_rows:
+            cursor.executemany(
+                "UPDATE mqtt_mqttconnection SET last_heartbeat_at = %s,"
+                " reported_heartbeat_interval = COALESCE(%s, reported_heartbeat_interval),"
+                " heartbeat_state = %s WHERE id = %s",
+                list(connection_rows.values()),
+            )
+        if resumed_logs:
+            cursor.executemany(INSERT_LOG_SQL, resumed_logs)
+    metrics.READINGS_STORED.inc(stored)
+    metrics.READINGS_REPEATED.inc(repeated)
+
+
+def _resume_missing_heartbeats(
+    connection_rows: dict[int, tuple[Any, ...]],
+    items: list[HeartbeatItem],
+    logs: list[tuple[Any, ...]],
+    changes: ChangeSet,
+) -> None:
+    """A heartbeat from a site whose heartbeat was missing is a fact worth a log row."""
+    if not connection_rows:
+        return
+    missing = set(
+        MqttConnection.objects.filter(
+            pk__in=list(connection_rows), heartbeat_state=HeartbeatState.MISSING
+        ).values_list("pk", flat=True)
+    )
+    adapt = db.ops.adapt_datetimefield_value
+    for item in items:
+        if item.connection_id in missing and item.proves_alive:
+            missing.discard(item.connection_id)
+            logs.append(
+                (
+                    item.connection_id,
+                    ConnectionLog.EventType.HEARTBEAT_RESUMED.value,
+                    "Heartbeat received again",
+                    adapt(item.received_at),
+                )
+            )
+            changes.site(item.site_id).connection["heartbeat_state"] = HeartbeatState.OK.value
+
+
+def _reading_row(
+    device_id: int, slot: int, reading: SensorReading, received: dt.datetime, dumps: Any, adapt: Any
+) -> tuple[Any, ...]:
+    return (
+        device_id,
+        slot,
+        adapt(reading.ts),
+        dumps(reading.raw).decode(),
+        reading.acc_x,
+        reading.acc_y,
+        reading.acc_z,
+        reading.incli_x,
+        reading.incli_y,
+        reading.mag_x,
+        reading.mag_y,
+        reading.mag_z,
+        reading.gyro_x,
+        reading.gyro_y,
+        reading.gyro_z,
+        adapt(received),
+    )
+
+
+def _sensor_state(device: _Device, reading: SensorReading) -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "device_name": device.name,
+        "status": device.status,
+        "is_online": device.status == ONLINE,
+        "timestamp": reading.ts,
+        "last_seen_at": device.last_seen_at,
+    }
+    for name in READING_FIELDS:
+        state[name] = getattr(reading, name)
+    return state
+
+
+def _upsert_reading_sql(json_placeholder: str) -> str:
+    columns = ("sensor_device_id", "slot", "timestamp", "raw_data", *READING_FIELDS, "received_at")
+    values = ["%s"] * len(columns)
+    values[3] = json_placeholder
+    updates = ", ".join(f"{column} = excluded.{column}" for column in columns[2:])
+    return (
+        f"INSERT INTO mqtt_sensordata ({', '.join(columns)}) VALUES ({', '.join(values)})"
+        f" ON CONFLICT (sensor_device_id, slot) DO UPDATE SET {updates}"
+    )
+
+
+_UPSERT_READING_SQL = {"sqlite": _upsert_reading_sql("%s"), "postgresql": _upsert_reading_sql("%s::jsonb")}
+INSERT_STATUS_CHANGE_SQL = (
+    "INSERT INTO mqtt_sensorstatuschange (sensor_device_id, old_status, new_status, reason, timestamp)"
+    " VALUES (%s, %s, %s, %s, %s)"
+)
+INSERT_LOG_SQL = (
+    "INSERT INTO mqtt_connectionlog (mqtt_connection_id, event_type, message, timestamp)"
+    " VALUES (%s, %s, %s, %s)"
+)
+
+
+# ---------------------------------------------------------------- sys_info
+
+_SYSINFO_TEXT = ("hostname", "firmware_version", "ip_address")
+_SYSINFO_NUMBERS = (
+    "uptime_seconds",
+    "cpu_load",
+    "temperature_c",
+    "memory_total_bytes",
+    "memory_free_bytes",
+    "disk_total_bytes",
+    "disk_free_bytes",
+)
+
+
+def _write_sys_infos(items: list[SysInfoItem], changes: ChangeSet) -> None:
+    adapt = db.ops.adapt_datetimefield_value
+    merged: dict[int, dict[str, Any]] = {}
+    for item in items:
+        # Several in one batch: later values win, but an absent value never erases an earlier one.
+        state = merged.setdefault(item.site_id, {})
+        for name in (*_SYSINFO_TEXT, *_SYSINFO_NUMBERS, "reported_at"):
+            value = getattr(item.info, name)
+            if value is not None and value != "":
+                state[name] = value
+        state["raw_data"] = item.info.raw
+        state["received_at"] = item.received_at
+        changes.site(item.site_id).system_info = True
+    rows = [
+        (
+            site_id,
+            *(state.get(name, "") for name in _SYSINFO_TEXT),
+            *(state.get(name) for name in _SYSINFO_NUMBERS),
+            orjson.dumps(state["raw_data"]).decode(),
+            adapt(state.get("reported_at")),
+            adapt(state["received_at"]),
+        )
+        for site_id, state in merged.items()
+    ]
+    with db.cursor() as cursor:
+        cursor.executemany(_UPSERT_SYSINFO_SQL[db.vendor], rows)
+
+
+def _upsert_sysinfo_sql(json_placeholder: str) -> str:
+    columns = ("site_id", *_SYSINFO_TEXT, *_SYSINFO_NUMBERS, "raw_data", "reported_at", "received_at")
+    values = ["%s"] * len(columns)
+    values[columns.index("raw_data")] = json_placeholder
+    updates = [f"{c} = COALESCE(NULLIF(excluded.{c}, ''), mqtt_systeminfo.{c})" for c in _SYSINFO_TEXT]
+    updates += [
+        f"{c} = COALESCE(excluded.{c}, mqtt_systeminfo.{c})" for c in (*_SYSINFO_NUMBERS, "reported_at")
+    ]
+    updates += ["raw_data = excluded.raw_data", "received_at = excluded.received_at"]
+    return (
+        f"INSERT INTO mqtt_systeminfo ({', '.join(columns)}) VALUES ({', '.join(values)})"
+        f" ON CONFLICT (site_id) DO UPDATE SET {', '.join(updates)}"
+    )
+
+
+_UPSERT_SYSINFO_SQL = {"sqlite": _upsert_sysinfo_sql("%s"), "postgresql": _upsert_sysinfo_sql("%s::jsonb")}
+
+
+# ---------------------------------------------------------------- rejections
+
+
+@dataclass(slots=True)
+class _RejectionTally:
+    count: int
+    detail: str
+    sample: str
+    first: dt.datetime
+    last: dt.datetime
+
+
+def _collect_rejections(
+    rejected: list[RejectedItem], heartbeats: list[HeartbeatItem], sys_infos: list[SysInfoItem]
+) -> dict[tuple[int, str, str], _RejectionTally]:
+    tallies: dict[tuple[int, str, str], _RejectionTally] = {}
+
+    def count(site_id: int, topic: str, reason: str, detail: str, sample: str, at: dt.datetime) -> None:
+        key = (site_id, topic[:255], reason)
+        tally = tallies.get(key)
+        if tally is None:
+            tallies[key] = _RejectionTally(1, detail, sample, at, at)
+        else:
+            tally.count += 1
+            tally.detail, tally.sample, tally.last = detail, sample, at
+
+    for item in rejected:
+        reason = str(item.rejection.reason)
+        metrics.MESSAGES_REJECTED.labels(reason).inc()
+        count(
+            item.site_id,
+            item.topic,
+            reason,
+            item.rejection.detail,
+            item.rejection.sample[:_SAMPLE_CHARS],
+            item.received_at,
+        )
+    parsed: list[tuple[int, str, dt.datetime, tuple[ItemIssue, ...]]] = [
+        (h.site_id, h.topic, h.received_at, h.heartbeat.issues) for h in heartbeats
+    ] + [(s.site_id, s.topic, s.received_at, s.info.issues) for s in sys_infos]
+    for site_id, topic, at, issues in parsed:
+        for issue in issues:
+            reason = str(issue.reason)
+            metrics.ITEMS_REJECTED.labels(reason).inc()
+            where = " ".join(part for part in (issue.device_name, issue.field) if part)
+            count(site_id, topic, reason, f"{where}: {issue.detail}" if where else issue.detail, "", at)
+    return tallies
+
+
+def _write_rejections(tallies: dict[tuple[int, str, str], _RejectionTally]) -> None:
+    adapt = db.ops.adapt_datetimefield_value
+    with db.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO mqtt_rejectedmessage (site_id, topic, reason, count, last_detail, last_sample,"
+            " first_seen_at, last_seen_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (site_id, topic, reason) DO UPDATE SET"
+            " count = mqtt_rejectedmessage.count + excluded.count, last_detail = excluded.last_detail,"
+            " last_sample = CASE WHEN excluded.last_sample = '' THEN mqtt_rejectedmessage.last_sample"
+            " ELSE excluded.last_sample END, last_seen_at = excluded.last_seen_at",
+            [
+                (site_id, topic, reason, t.count, t.detail, t.sample, adapt(t.first), adapt(t.last))
+                for (site_id, topic, reason), t in tallies.items()
+            ],
+        )

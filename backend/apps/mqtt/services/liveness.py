@@ -1,0 +1,116 @@
+"""The liveness sweep: site heartbeats against their interval and timeout, and what follows from a
+missing heartbeat (a log row, the site's sensors offline). Runs in the writer thread every few
+seconds with the time passed in, so tests control the clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import connection as db
+from django.db import transaction
+
+from apps.mqtt.models import ConnectionLog, HeartbeatState, MqttConnection, SensorDevice, heartbeat_state
+from apps.mqtt.services.ingest import INSERT_LOG_SQL, INSERT_STATUS_CHANGE_SQL, OFFLINE, ChangeSet
+
+_CONNECTION_COLUMNS = (
+    "id",
+    "site_id",
+    "enabled",
+    "status",
+    "last_heartbeat_at",
+    "last_connected_at",
+    "heartbeat_state",
+    "expected_heartbeat_interval",
+    "reported_heartbeat_interval",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LivenessPolicy:
+    heartbeat_timeout: float = 30.0
+
+    @classmethod
+    def from_settings(cls) -> LivenessPolicy:
+        from django.conf import settings
+
+        return cls(heartbeat_timeout=float(settings.MQTT_SETTINGS["HEARTBEAT_TIMEOUT"]))
+
+
+def sweep(*, now: dt.datetime, policy: LivenessPolicy) -> ChangeSet:
+    """Compare every connection's heartbeat with the clock and write the state changes."""
+    changes = ChangeSet()
+    adapt = db.ops.adapt_datetimefield_value
+    state_rows: list[tuple[str, int]] = []
+    logs: list[tuple[int, str, str, str]] = []
+    sites_going_dark: dict[int, str] = {}
+
+    with transaction.atomic():
+        for (
+            connection_id,
+            site_id,
+            enabled,
+            status,
+            last_heartbeat_at,
+            last_connected_at,
+            stored,
+            expected,
+            reported,
+        ) in MqttConnection.objects.values_list(*_CONNECTION_COLUMNS):
+            if enabled:
+                interval = reported or float(expected)
+                connected_since = last_connected_at if status == MqttConnection.Status.CONNECTED else None
+                state = heartbeat_state(
+                    last_heartbeat_at=last_heartbeat_at,
+                    since=connected_since,
+                    interval=interval,
+                    timeout=policy.heartbeat_timeout,
+                    now=now,
+                )
+            else:
+                state = HeartbeatState.UNKNOWN
+            if state == stored:
+                continue
+            state_rows.append((state.value, connection_id))
+            changes.site(site_id).connection["heartbeat_state"] = state.value
+            if state == HeartbeatState.MISSING:
+                heard = last_heartbeat_at.isoformat() if last_heartbeat_at else "never"
+                logs.append(
+                    (
+                        connection_id,
+                        ConnectionLog.EventType.HEARTBEAT_MISSED.value,
+                        f"No heartbeat for over {max(policy.heartbeat_timeout, 2 * interval):.0f} s"
+                        f" (last: {heard})",
+                        adapt(now),
+                    )
+                )
+                sites_going_dark[site_id] = "site heartbeat missing"
+            elif not enabled:
+                sites_going_dark[site_id] = "monitoring disabled"
+
+        if not state_rows:
+            return changes
+        transitions = []
+        if sites_going_dark:
+            sensors = SensorDevice.objects.filter(site_id__in=list(sites_going_dark)).exclude(status=OFFLINE)
+            for sensor_id, site_id, name, old in sensors.values_list(
+                "id", "site_id", "device_name", "status"
+            ):
+                reason = sites_going_dark[site_id]
+                transitions.append((sensor_id, old, OFFLINE, reason, adapt(now)))
+                site = changes.site(site_id)
+                site.sensor_status.append({"device_name": name, "old": old, "new": OFFLINE, "reason": reason})
+        with db.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE mqtt_mqttconnection SET heartbeat_state = %s WHERE id = %s", state_rows
+            )
+            if logs:
+                cursor.executemany(INSERT_LOG_SQL, logs)
+            if transitions:
+                cursor.executemany(
+                    "UPDATE mqtt_sensordevice SET status = %s, status_changed_at = %s, updated_at = %s"
+                    " WHERE id = %s",
+                    [(OFFLINE, adapt(now), adapt(now), row[0]) for row in transitions],
+                )
+                cursor.executemany(INSERT_STATUS_CHANGE_SQL, transitions)
+    return changes

@@ -1,0 +1,203 @@
+"""The writer thread: takes what the client tasks enqueue and flushes it in batches (every
+``flush_interval`` or ``max_batch`` items), runs the liveness sweep, and hands each committed change
+set to ``on_change``. The event loop only enqueues; every database call happens here.
+
+The heartbeat queue is bounded: under overload a site's newer heartbeat supersedes its unwritten older
+one (counted in ``ingest_dropped_total``). Connection events and sys_info are few and never dropped.
+A database outage does not lose the queue: the batch is retried with backoff until it is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
+from django.utils import timezone
+
+from apps.mqtt import metrics
+from apps.mqtt.services.ingest import (
+    ChangeSet,
+    HeartbeatItem,
+    IngestItem,
+    IngestPolicy,
+    write_batch,
+)
+from apps.mqtt.services.liveness import LivenessPolicy, sweep
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+ChangeHandler = Callable[[ChangeSet], None]
+
+
+class IngestWriter:
+    def __init__(
+        self,
+        *,
+        on_change: ChangeHandler | None = None,
+        clock: Clock = timezone.now,
+        ingest_policy: IngestPolicy | None = None,
+        liveness_policy: LivenessPolicy | None = None,
+        flush_interval: float = 0.1,
+        max_batch: int = 500,
+        max_pending_heartbeats: int = 10_000,
+        sweep_interval: float = 2.0,
+    ) -> None:
+        self._on_change = on_change
+        self._clock = clock
+        self._ingest_policy = ingest_policy or IngestPolicy.from_settings()
+        self._liveness_policy = liveness_policy or LivenessPolicy.from_settings()
+        self._flush_interval = flush_interval
+        self._max_batch = max_batch
+        self._max_pending = max_pending_heartbeats
+        self._sweep_interval = sweep_interval
+        self._cond = threading.Condition()
+        self._pending: list[IngestItem | None] = []  # None: a superseded heartbeat
+        self._pending_heartbeats = 0
+        self._latest_by_site: dict[int, int] = {}  # site id → index of its unwritten heartbeat
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._last_sweep = 0.0
+        self.last_tick: float | None = None  # monotonic time of the last loop turn (worker alive)
+
+    # ------------------------------------------------------------------ producer side (any thread)
+
+    def submit(self, item: IngestItem) -> None:
+        with self._cond:
+            if isinstance(item, HeartbeatItem):
+                index = self._latest_by_site.get(item.site_id)
+                if self._pending_heartbeats >= self._max_pending:
+                    if index is not None:
+                        self._pending[index] = item  # supersede the unwritten older heartbeat
+                        metrics.DROPPED.labels("superseded").inc()
+                        return
+                    metrics.DROPPED.labels("queue_full").inc()
+                    logger.warning("ingest queue full: heartbeat of site %s dropped", item.site_id)
+                    return
+                self._latest_by_site[item.site_id] = len(self._pending)
+                self._pending_heartbeats += 1
+            self._pending.append(item)
+            metrics.QUEUE_DEPTH.set(len(self._pending))
+            if len(self._pending) >= self._max_batch:
+                self._cond.notify()
+
+    def request_sweep(self) -> None:
+        with self._cond:
+            self._last_sweep = 0.0
+            self._cond.notify()
+
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._pending)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 4.0) -> None:
+        """Flush what is queued and stop; gives up after ``timeout`` seconds (logged)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                logger.error(
+                    "ingest writer did not finish within %.1f s; %d items unwritten", timeout, self.pending
+                )
+
+    # ------------------------------------------------------------------ the thread
+
+    def _take(self) -> list[IngestItem]:
+        with self._cond:
+            if not self._pending and not self._stopping:
+                self._cond.wait(self._flush_interval)
+            batch = [item for item in self._pending[: self._max_batch] if item is not None]
+            self._pending = self._pending[self._max_batch :]
+            self._reindex()
+            return batch
+
+    def _requeue_front(self, batch: list[IngestItem]) -> None:
+        with self._cond:
+            self._pending = [*batch, *self._pending]
+            self._reindex()
+
+    def _reindex(self) -> None:
+        """Rebuild the per-site index of unwritten heartbeats (caller holds the lock)."""
+        self._latest_by_site = {
+            item.site_id: index for index, item in enumerate(self._pending) if isinstance(item, HeartbeatItem)
+        }
+        self._pending_heartbeats = sum(isinstance(item, HeartbeatItem) for item in self._pending)
+        metrics.QUEUE_DEPTH.set(len(self._pending))
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while True:
+            with self._cond:
+                done = self._stopping and not self._pending
+            if done:
+                break
+            self.last_tick = time.monotonic()
+            close_old_connections()
+            batch = self._take()
+            try:
+                if batch:
+                    self._flush(batch)
+                if time.monotonic() - self._last_sweep >= self._sweep_interval:
+                    self._last_sweep = time.monotonic()
+                    self._emit(sweep(now=self._clock(), policy=self._liveness_policy))
+                backoff = 0.5
+            except (OperationalError, InterfaceError) as exc:
+                # The database is away: keep the batch and retry; nothing good is dropped.
+                metrics.WRITE_ERRORS.labels("database_unavailable").inc()
+                logger.error(
+                    "database unavailable (%s); retrying %d items in %.1f s", exc, len(batch), backoff
+                )
+                self._requeue_front(batch)
+                close_old_connections()
+                with self._cond:
+                    if self._stopping:
+                        logger.error(
+                            "stopping with the database away: %d items unwritten", len(self._pending)
+                        )
+                        return
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+        logger.info("ingest writer stopped")
+
+    def _flush(self, batch: list[IngestItem]) -> None:
+        started = time.perf_counter()
+        try:
+            changes = write_batch(batch, now=self._clock(), policy=self._ingest_policy)
+        except (OperationalError, InterfaceError):
+            raise
+        except DatabaseError:
+            # A row the database refuses must not block the rest: write items one by one and log
+            # the ones that still fail.
+            metrics.WRITE_ERRORS.labels("bisect").inc()
+            logger.exception("batch of %d items failed; writing them one by one", len(batch))
+            changes = ChangeSet()
+            for item in batch:
+                try:
+                    changes.merge(write_batch([item], now=self._clock(), policy=self._ingest_policy))
+                except (OperationalError, InterfaceError):
+                    raise
+                except DatabaseError:
+                    metrics.WRITE_ERRORS.labels("item_failed").inc()
+                    logger.exception("could not write %s of site %s", type(item).__name__, item.site_id)
+        metrics.FLUSH_SECONDS.observe(time.perf_counter() - started)
+        self._emit(changes)
+
+    def _emit(self, changes: ChangeSet) -> None:
+        if changes and self._on_change is not None:
+            try:
+                self._on_change(changes)
+            except Exception:
+                logger.exception("change handler failed")

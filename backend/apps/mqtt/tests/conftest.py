@@ -1,0 +1,251 @@
+"""Real brokers and a real worker for the MQTT tests.
+
+The machine's Mosquitto (127.0.0.1:1883) serves most tests; tests that need TLS, a password or to kill
+the broker start their own ``mosquitto -c <generated conf>`` on a free port. A missing broker skips
+the test with the reason, except under CI=true, where it fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import getpass
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiomqtt
+import pytest
+import pytest_asyncio
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from apps.mqtt.services.mqtt_manager import MqttSupervisor
+from apps.mqtt.services.writer import IngestWriter
+
+T = TypeVar("T")
+SYSTEM_BROKER = ("127.0.0.1", 1883)
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip with the reason, or fail under CI, where every service must be there."""
+    if condition:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason} (CI=true: a missing service is a failure)")
+    pytest.skip(reason)
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def system_broker() -> tuple[str, int]:
+    require(port_open(*SYSTEM_BROKER), "Mosquitto is not reachable on 127.0.0.1:1883")
+    return SYSTEM_BROKER
+
+
+@pytest.fixture
+def site_code() -> str:
+    """A code unique to this test, so tests sharing a broker never see each other's messages."""
+    return f"T{uuid.uuid4().hex[:10]}"
+
+
+# ---------------------------------------------------------------- own Mosquitto instances
+
+
+@dataclass
+class Pki:
+    ca_pem: str
+    server_cert: Path
+    server_key: Path
+    ca_file: Path
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def make_pki(folder: Path, *, host: str = "localhost") -> Pki:
+    """A CA and a server certificate for ``host`` and 127.0.0.1, signed by it."""
+    now = dt.datetime.now(dt.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"Test CA {uuid.uuid4().hex[:6]}")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    import ipaddress
+
+    server = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName(host), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_pem = ca.public_bytes(serialization.Encoding.PEM)
+    (folder / "ca.pem").write_bytes(ca_pem)
+    (folder / "server.pem").write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    (folder / "server.key").write_bytes(_key_pem(key))
+    return Pki(ca_pem.decode(), folder / "server.pem", folder / "server.key", folder / "ca.pem")
+
+
+@dataclass
+class Mosquitto:
+    """A private broker; ``stop()`` kills it and ``start()`` brings it back on the same port."""
+
+    folder: Path
+    port: int = field(default_factory=free_port)
+    password: tuple[str, str] | None = None
+    pki: Pki | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "persistence false",
+            f"log_dest file {self.folder}/broker.log",
+            # Run as ourselves: started as root, mosquitto would switch to its own user, which
+            # cannot read the test's private temporary folder.
+            f"user {getpass.getuser()}",
+        ]
+        if self.password:
+            password_file = self.folder / "passwords"
+            if not password_file.exists():
+                subprocess.run(
+                    ["mosquitto_passwd", "-b", "-c", str(password_file), *self.password],
+                    check=True,
+                    capture_output=True,
+                )
+                password_file.chmod(0o600)
+            lines += ["allow_anonymous false", f"password_file {password_file}"]
+        else:
+            lines.append("allow_anonymous true")
+        if self.pki:
+            lines += [
+                f"cafile {self.pki.ca_file}",
+                f"certfile {self.pki.server_cert}",
+                f"keyfile {self.pki.server_key}",
+            ]
+        config = self.folder / "mosquitto.conf"
+        config.write_text("\n".join(lines) + "\n")
+        self.process = subprocess.Popen(["mosquitto", "-c", str(config)], stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while not port_open("127.0.0.1", self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"mosquitto did not start: {self.process.stderr.read().decode()[-500:]}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+
+
+@pytest.fixture
+def mosquitto(tmp_path: Path) -> Iterator[Callable[..., Mosquitto]]:
+    require(shutil.which("mosquitto") is not None, "the mosquitto binary is not installed")
+    started: list[Mosquitto] = []
+
+    def start(**options: Any) -> Mosquitto:
+        broker = Mosquitto(folder=tmp_path / f"broker{len(started)}", **options)
+        broker.folder.mkdir(parents=True, exist_ok=True)
+        broker.start()
+        started.append(broker)
+        return broker
+
+    yield start
+    for broker in started:
+        broker.stop()
+
+
+# ---------------------------------------------------------------- the worker under test
+
+
+class Worker:
+    """The writer thread and the supervisor, running in the test's event loop."""
+
+    def __init__(
+        self, *, reconcile_interval: float = 1.0, clock: Callable[[], dt.datetime] | None = None
+    ) -> None:
+        options: dict[str, Any] = {"flush_interval": 0.05, "sweep_interval": 0.5}
+        if clock is not None:
+            options["clock"] = clock
+        self.writer = IngestWriter(**options)
+        self.supervisor = MqttSupervisor(writer=self.writer, reconcile_interval=reconcile_interval)
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Worker:
+        self.writer.start()
+        self._task = asyncio.create_task(self.supervisor.run())
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.supervisor.stop()
+        if self._task is not None:
+            await asyncio.wait_for(self._task, timeout=10)
+        await asyncio.to_thread(self.writer.stop, 5)
+
+
+async def eventually(probe: Callable[[], T], *, within: float = 10.0, interval: float = 0.05) -> T:
+    """Poll a synchronous (database) probe in a thread until it returns something truthy; ``within``
+    only guards against a hang (speed is measured in bench/, not asserted here)."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await asyncio.to_thread(probe)
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within} s (last: {result!r})")
+        await asyncio.sleep(interval)
+
+
+@pytest_asyncio.fixture
+async def publisher(system_broker: tuple[str, int]) -> AsyncIterator[aiomqtt.Client]:
+    async with aiomqtt.Client(*system_broker, identifier=f"test-pub-{uuid.uuid4().hex[:8]}") as client:
+        yield client

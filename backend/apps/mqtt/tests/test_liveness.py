@@ -1,0 +1,92 @@
+"""The liveness sweep, with the clock under the test's control."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from apps.mqtt.models import ConnectionLog, HeartbeatState, SensorDevice, SensorStatusChange, heartbeat_state
+from apps.mqtt.services.ingest import write_batch
+from apps.mqtt.services.liveness import LivenessPolicy, sweep
+from apps.mqtt.tests.test_ingest import POLICY, T0, beat
+
+pytestmark = pytest.mark.django_db
+LIVENESS = LivenessPolicy(heartbeat_timeout=30)
+
+
+def test_site_heartbeat_missed_after_the_timeout_with_the_connection_left_up(make_connection) -> None:
+    conn = make_connection(status="connected", last_connected_at=T0)
+    write_batch([beat(conn, ["S1", "S2"], T0)], now=T0, policy=POLICY)
+
+    sweep(now=T0 + dt.timedelta(seconds=29), policy=LIVENESS)
+    conn.refresh_from_db()
+    assert conn.heartbeat_state == HeartbeatState.LATE  # 29 s > 1.5 x 5 s
+    changes = sweep(now=T0 + dt.timedelta(seconds=31), policy=LIVENESS)
+
+    conn.refresh_from_db()
+    assert conn.heartbeat_state == HeartbeatState.MISSING
+    assert conn.status == "connected"  # not torn down
+    log = ConnectionLog.objects.get(mqtt_connection=conn, event_type="heartbeat_missed")
+    assert "No heartbeat for over 30 s" in log.message
+    assert set(SensorDevice.objects.values_list("status", flat=True)) == {"offline"}
+    assert (
+        SensorStatusChange.objects.filter(new_status="offline", reason="site heartbeat missing").count() == 2
+    )
+    assert changes.sites[conn.site_id].connection == {"heartbeat_state": "missing"}
+
+    # Said once, not at every sweep.
+    sweep(now=T0 + dt.timedelta(seconds=60), policy=LIVENESS)
+    assert ConnectionLog.objects.filter(event_type="heartbeat_missed").count() == 1
+
+
+def test_heartbeat_after_missing_is_logged_as_resumed_and_sensors_come_back(make_connection) -> None:
+    conn = make_connection(status="connected", last_connected_at=T0)
+    write_batch([beat(conn, ["S1"], T0)], now=T0, policy=POLICY)
+    sweep(now=T0 + dt.timedelta(seconds=31), policy=LIVENESS)
+    back = T0 + dt.timedelta(seconds=40)
+    write_batch([beat(conn, ["S1"], back)], now=back, policy=POLICY)
+
+    conn.refresh_from_db()
+    assert conn.heartbeat_state == HeartbeatState.OK
+    assert ConnectionLog.objects.filter(event_type="heartbeat_resumed").count() == 1
+    assert SensorDevice.objects.get(device_name="S1").status == "online"
+
+
+def test_connected_site_that_never_sends_a_heartbeat_goes_missing(make_connection) -> None:
+    conn = make_connection(status="connected", last_connected_at=T0)
+    sweep(now=T0 + dt.timedelta(seconds=10), policy=LIVENESS)
+    conn.refresh_from_db()
+    assert conn.heartbeat_state == HeartbeatState.UNKNOWN
+    sweep(now=T0 + dt.timedelta(seconds=31), policy=LIVENESS)
+    conn.refresh_from_db()
+    assert conn.heartbeat_state == HeartbeatState.MISSING
+
+
+def test_disabled_connection_takes_its_sensors_offline_without_a_missed_heartbeat(make_connection) -> None:
+    conn = make_connection(status="connected", last_connected_at=T0)
+    write_batch([beat(conn, ["S1"], T0)], now=T0, policy=POLICY)
+    conn.enabled = False
+    conn.save()
+    sweep(now=T0 + dt.timedelta(seconds=1), policy=LIVENESS)
+    assert SensorDevice.objects.get(device_name="S1").status == "offline"
+    assert SensorStatusChange.objects.filter(reason="monitoring disabled").count() == 1
+    assert not ConnectionLog.objects.filter(event_type="heartbeat_missed").exists()
+
+
+@pytest.mark.parametrize(
+    ("age", "interval", "expected"),
+    [
+        (4, 5, HeartbeatState.OK),
+        (8, 5, HeartbeatState.LATE),
+        (31, 5, HeartbeatState.MISSING),
+        (31, 60, HeartbeatState.OK),  # a slow datalogger is not missing at the 30 s timeout
+        (91, 60, HeartbeatState.LATE),
+        (121, 60, HeartbeatState.MISSING),
+    ],
+)
+def test_heartbeat_state_follows_interval_and_timeout(age: int, interval: int, expected: str) -> None:
+    state = heartbeat_state(
+        last_heartbeat_at=T0, since=None, interval=interval, timeout=30, now=T0 + dt.timedelta(seconds=age)
+    )
+    assert state == expected

@@ -1,0 +1,73 @@
+"""`manage.py run_mqtt` as a real process: connects, and on SIGTERM logs the disconnection and exits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.db import connection as db
+
+from apps.mqtt.models import ConnectionLog, MqttConnection
+from apps.mqtt.services.connections import ensure_default_topics
+
+pytestmark = pytest.mark.django_db(transaction=True)
+BACKEND = Path(__file__).resolve().parents[3]
+
+
+def _database_url() -> str:
+    """The test database, for the worker process to share."""
+    settings = db.settings_dict
+    if db.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    return f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+
+
+def _wait(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
+
+
+def test_worker_process_stops_on_sigterm_logging_the_disconnection(
+    make_connection, system_broker, site_code
+) -> None:
+    conn = make_connection(site=None, broker_host=system_broker[0], broker_port=system_broker[1])
+    conn.site.code = site_code
+    conn.site.save()
+    ensure_default_topics(connection=conn)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings_test",
+        "DATABASE_URL": _database_url(),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_mqtt"],
+        cwd=BACKEND,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait(lambda: MqttConnection.objects.get(pk=conn.pk).status == "connected")
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=15)  # guards against a hang; the budget is 5 s
+        stopped_in = time.monotonic() - started
+    finally:
+        if process.poll() is None:
+            process.kill()
+    print(f"\nrun_mqtt exited {stopped_in:.2f} s after SIGTERM")
+    assert process.returncode == 0, output.decode()[-2000:]
+    assert b"MQTT worker stopped." in output
+    events = list(
+        ConnectionLog.objects.filter(mqtt_connection=conn).order_by("id").values_list("event_type", flat=True)
+    )
+    assert events == ["connecting", "connected", "disconnected"]
+    assert MqttConnection.objects.get(pk=conn.pk).status == "disconnected"
