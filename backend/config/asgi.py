@@ -1,9 +1,24 @@
-"""ASGI entry point."""
+"""ASGI entry point: HTTP (Django), WebSockets (Channels, session-authenticated, origin-checked) and
+the lifespan that runs the MQTT worker in single-process mode."""
 
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+django_asgi_app = get_asgi_application()  # sets Django up before the imports below
 
-application = get_asgi_application()
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from apps.mqtt.lifespan import WorkerLifespan  # noqa: E402
+from apps.mqtt.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "lifespan": WorkerLifespan(),
+    }
+)

@@ -34,6 +34,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
     "apps.sites",
     "apps.mqtt",
 ]
@@ -67,6 +73,7 @@ TEMPLATES = [
 ]
 
 WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
 
 
 def _database(url: str) -> dict:
@@ -97,8 +104,58 @@ DATABASES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Optional until the real-time layer lands; when set it selects the Redis channel layer.
+# With Redis the web server and the MQTT worker can run as separate processes (the pub/sub layer is
+# the lighter one); without it the in-memory layer only reaches consumers of the same process.
 REDIS_URL = env_str("REDIS_URL", "")
+CHANNEL_LAYERS = {
+    "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+    if REDIS_URL
+    else {"BACKEND": "channels.layers.InMemoryChannelLayer"}
+}
+# Run the MQTT worker inside the web server's event loop (single-process mode: `make demo`, small
+# installs). Default: on without Redis, since the in-memory layer cannot cross processes.
+MQTT_WORKER_IN_WEB = env_bool("MQTT_WORKER_IN_WEB", not REDIS_URL)
+# When set, /metrics requires "Authorization: Bearer <token>".
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+
+# The REST API (apps/mqtt/api/): token or session authentication, authenticated users only (each
+# endpoint also filters by the sites the user may see), pages of 50 (?page_size= up to 500).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first, so an anonymous call gets 401 with "WWW-Authenticate: Token".
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "apps.mqtt.api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Datalogger monitoring API",
+    "DESCRIPTION": "Sites, their MQTT connections, sensors with their last readings, connection logs and "
+    "system information of structural-monitoring dataloggers. Every endpoint shows only the sites the "
+    "user may see; writes and start/stop/restart are for staff. Authenticate with a session or with "
+    "'Authorization: Token <key>'.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components, so write-only secrets appear in requests only.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api",
+    "ENUM_NAME_OVERRIDES": {
+        "ConnectionStatusEnum": "apps.mqtt.models.MqttConnection.Status",
+        "SensorStatusEnum": "apps.mqtt.models.SensorDevice.Status",
+        "HeartbeatStateEnum": "apps.mqtt.models.HeartbeatState",
+        "EventTypeEnum": "apps.mqtt.models.ConnectionLog.EventType",
+        "MessageTypeEnum": "apps.mqtt.models.MqttTopic.MessageType",
+    },
+    # Swagger UI and ReDoc from the installed sidecar package, not a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

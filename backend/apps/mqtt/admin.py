@@ -16,7 +16,8 @@ from apps.mqtt.models import (
     SensorStatusChange,
     SystemInfo,
 )
-from apps.mqtt.services.connections import ensure_default_topics, set_connections_enabled
+from apps.mqtt.services.connections import ensure_default_topics
+from apps.mqtt.services.control import Action, control_connection
 from apps.mqtt.validators import validate_pem_private_key
 
 
@@ -186,14 +187,21 @@ class MqttConnectionAdmin(admin.ModelAdmin):
         super().save_related(request, form, formsets, change)
         ensure_default_topics(connection=form.instance)
 
+    def _control(self, request: HttpRequest, queryset: QuerySet[MqttConnection], action: Action) -> int:
+        wanted = action != Action.STOP
+        changed = [connection for connection in queryset if connection.enabled != wanted]
+        for connection in changed:
+            control_connection(connection=connection, action=action, actor=request.user)
+        return len(changed)
+
     @admin.action(description="Enable (connect) the selected connections")
     def enable_connections(self, request: HttpRequest, queryset: QuerySet[MqttConnection]) -> None:
-        count = set_connections_enabled(connections=queryset, enabled=True, actor=request.user)
+        count = self._control(request, queryset, Action.START)
         self.message_user(request, f"Enabled {count} connection(s).", messages.SUCCESS)
 
     @admin.action(description="Disable (disconnect) the selected connections")
     def disable_connections(self, request: HttpRequest, queryset: QuerySet[MqttConnection]) -> None:
-        count = set_connections_enabled(connections=queryset, enabled=False, actor=request.user)
+        count = self._control(request, queryset, Action.STOP)
         self.message_user(request, f"Disabled {count} connection(s).", messages.SUCCESS)
 
 

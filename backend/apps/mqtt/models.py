@@ -105,6 +105,12 @@ class MqttConnection(KeepsObservedState):
     enabled = models.BooleanField(
         default=True, help_text="Desired state: the worker connects only enabled connections."
     )
+    restart_requested_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Set by an operator's restart; the worker reconnects when it changes.",
+    )
 
     broker_host = models.CharField(max_length=255, validators=[validate_broker_host])
     broker_port = models.PositiveIntegerField(
@@ -507,3 +513,23 @@ class RejectedMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} on {self.topic} ({self.count} times)"
+
+
+class WorkerHeartbeat(models.Model):
+    """The MQTT worker's own sign of life, written every few seconds by each running worker."""
+
+    worker_id = models.CharField(max_length=100, unique=True)
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    connections = models.PositiveIntegerField(default=0, help_text="Client tasks it runs.")
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+
+    def __str__(self) -> str:
+        return f"worker {self.worker_id} on {self.hostname}"
+
+    def is_alive(self, now: dt.datetime, *, within: float = 15.0) -> bool:
+        return (now - self.last_seen_at).total_seconds() <= within

@@ -108,6 +108,7 @@ class SiteChanges:
     sensor_status: list[dict[str, Any]] = field(default_factory=list)  # transitions, in order
     connection: dict[str, Any] = field(default_factory=dict)  # changed connection fields
     system_info: bool = False
+    sensor_counts: dict[str, int] = field(default_factory=dict)  # total / online / stale / offline
 
 
 @dataclass(slots=True)
@@ -127,6 +128,7 @@ class ChangeSet:
             mine.sensor_status.extend(theirs.sensor_status)
             mine.connection.update(theirs.connection)
             mine.system_info = mine.system_info or theirs.system_info
+            mine.sensor_counts.update(theirs.sensor_counts)
 
     def __bool__(self) -> bool:
         return bool(self.sites)
@@ -390,6 +392,11 @@ def _write_heartbeats(
             site.connection["reported_heartbeat_interval"] = interval
 
     _resume_missing_heartbeats(connection_rows, items, resumed_logs, changes)
+    for site_id, site_devices in devices.items():
+        counts = dict.fromkeys((ONLINE, STALE, OFFLINE), 0)
+        for device in site_devices.values():
+            counts[device.status] += 1
+        changes.site(site_id).sensor_counts = {"total": len(site_devices), **counts}
 
     with db.cursor() as cursor:
         if readings:

@@ -77,6 +77,7 @@ class ConnectionConfig:
     max_retry_delay: int
     tls: TlsConfig | None
     topics: tuple[tuple[str, str], ...]  # (resolved filter, message kind)
+    restart_requested_at: dt.datetime | None = None  # an operator's restart changes the config
 
     @property
     def broker(self) -> str:
@@ -140,6 +141,7 @@ def load_desired_state() -> DesiredState:
             retry_delay=conn.retry_delay,
             max_retry_delay=conn.max_retry_delay,
             tls=tls,
+            restart_requested_at=conn.restart_requested_at,
             topics=tuple(
                 sorted((topic.resolve(conn.site.code), topic.message_type) for topic in conn.topics.all())
             ),
@@ -442,7 +444,12 @@ class MqttSupervisor:
             wanted = desired.configs.get(connection_id)
             if wanted == client.config:
                 continue
-            reason = "configuration changed" if wanted else "monitoring disabled"
+            if wanted is None:
+                reason = "monitoring disabled"
+            elif wanted.restart_requested_at != client.config.restart_requested_at:
+                reason = "restart requested by an operator"
+            else:
+                reason = "configuration changed"
             await self._stop_client(connection_id, reason)
         for connection_id, config in desired.configs.items():
             if connection_id in self._clients:

@@ -39,6 +39,7 @@ class IngestWriter:
         self,
         *,
         on_change: ChangeHandler | None = None,
+        on_sweep: Callable[[dt.datetime], None] | None = None,
         clock: Clock = timezone.now,
         ingest_policy: IngestPolicy | None = None,
         liveness_policy: LivenessPolicy | None = None,
@@ -48,6 +49,7 @@ class IngestWriter:
         sweep_interval: float = 2.0,
     ) -> None:
         self._on_change = on_change
+        self._on_sweep = on_sweep
         self._clock = clock
         self._ingest_policy = ingest_policy or IngestPolicy.from_settings()
         self._liveness_policy = liveness_policy or LivenessPolicy.from_settings()
@@ -152,7 +154,10 @@ class IngestWriter:
                     self._flush(batch)
                 if time.monotonic() - self._last_sweep >= self._sweep_interval:
                     self._last_sweep = time.monotonic()
-                    self._emit(sweep(now=self._clock(), policy=self._liveness_policy))
+                    now = self._clock()
+                    self._emit(sweep(now=now, policy=self._liveness_policy))
+                    if self._on_sweep is not None:
+                        self._on_sweep(now)
                 backoff = 0.5
             except (OperationalError, InterfaceError) as exc:
                 # The database is away: keep the batch and retry; nothing good is dropped.

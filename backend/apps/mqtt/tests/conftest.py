@@ -29,8 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from apps.mqtt.services.mqtt_manager import MqttSupervisor
-from apps.mqtt.services.writer import IngestWriter
+from apps.mqtt.services.worker import MqttWorker
 
 T = TypeVar("T")
 SYSTEM_BROKER = ("127.0.0.1", 1883)
@@ -208,7 +207,8 @@ def mosquitto(tmp_path: Path) -> Iterator[Callable[..., Mosquitto]]:
 
 
 class Worker:
-    """The writer thread and the supervisor, running in the test's event loop."""
+    """The whole MQTT worker (writer thread, supervisor, broadcasts, nudges) in the test's loop,
+    with short flush and sweep periods."""
 
     def __init__(
         self, *, reconcile_interval: float = 1.0, clock: Callable[[], dt.datetime] | None = None
@@ -216,20 +216,16 @@ class Worker:
         options: dict[str, Any] = {"flush_interval": 0.05, "sweep_interval": 0.5}
         if clock is not None:
             options["clock"] = clock
-        self.writer = IngestWriter(**options)
-        self.supervisor = MqttSupervisor(writer=self.writer, reconcile_interval=reconcile_interval)
-        self._task: asyncio.Task[None] | None = None
+        self.worker = MqttWorker(reconcile_interval=reconcile_interval, **options)
+        self.supervisor = self.worker.supervisor
+        self.writer = self.worker.writer
 
     async def __aenter__(self) -> Worker:
-        self.writer.start()
-        self._task = asyncio.create_task(self.supervisor.run())
+        await self.worker.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self.supervisor.stop()
-        if self._task is not None:
-            await asyncio.wait_for(self._task, timeout=10)
-        await asyncio.to_thread(self.writer.stop, 5)
+        await self.worker.stop()
 
 
 async def eventually(probe: Callable[[], T], *, within: float = 10.0, interval: float = 0.05) -> T:

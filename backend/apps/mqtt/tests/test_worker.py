@@ -23,7 +23,8 @@ from apps.mqtt.models import (
     SensorDevice,
     SystemInfo,
 )
-from apps.mqtt.services.connections import ensure_default_topics, set_connections_enabled
+from apps.mqtt.services.connections import ensure_default_topics
+from apps.mqtt.services.control import Action, control_connection
 from apps.mqtt.tests.conftest import Mosquitto, Worker, eventually, make_pki
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
@@ -373,7 +374,7 @@ async def test_operator_edits_reach_the_worker_within_10_seconds(
         await _connected(conn)
 
         # Disable: the client stops and the connection shows disabled.
-        await asyncio.to_thread(set_connections_enabled, connections=[conn], enabled=False, actor=None)
+        await asyncio.to_thread(control_connection, connection=conn, action=Action.STOP, actor=None)
         await eventually(lambda: _status(conn.pk) == "disabled", within=10)
 
         # Enable again with a changed topic: the new subscription is used.
@@ -381,9 +382,7 @@ async def test_operator_edits_reach_the_worker_within_10_seconds(
             MqttTopic.objects.filter(connection=conn, message_type="heartbeat").update(
                 pattern="{code}/v2/heartbeat"
             )
-            set_connections_enabled(
-                connections=MqttConnection.objects.filter(pk=conn.pk), enabled=True, actor=None
-            )
+            control_connection(connection=conn, action=Action.START, actor=None)
 
         await asyncio.to_thread(retopic)
         await eventually(lambda: _events(conn.pk).count("connected") == 2, within=10)

@@ -1,5 +1,6 @@
 """The whole system in one process for `make demo`: an embedded MQTT broker, a simulator of the demo
-sites, the MQTT worker and the web server, sharing one event loop."""
+sites and the web server, whose lifespan runs the MQTT worker in the same event loop
+(single-process mode)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.mqtt.management.commands.seed_demo import DEMO_CUSTOMER_USER, DEMO_STAFF
 from apps.mqtt.services.embedded_broker import start_embedded_broker
-from apps.mqtt.services.mqtt_manager import MqttSupervisor
-from apps.mqtt.services.writer import IngestWriter
 from apps.mqtt.simulator.payloads import SiteSimulator
 from apps.mqtt.simulator.runner import BrokerConfig, SimulatorRunner
 
@@ -48,6 +47,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG:
             raise CommandError("the demo runs with DEBUG=1 only (it serves public demo logins).")
+        if not settings.MQTT_WORKER_IN_WEB:
+            raise CommandError("the demo runs the MQTT worker in the web server: unset REDIS_URL.")
         if not 1 <= options["sites"] <= 1000 or not 1 <= options["sensors"] <= 1000:
             raise CommandError("--sites and --sensors must be between 1 and 1000.")
         if options["interval"] <= 0:
@@ -59,9 +60,6 @@ class Command(BaseCommand):
         await asyncio.to_thread(
             call_command, "seed_demo", sites=options["sites"], broker_port=broker.port, stdout=self.stdout
         )
-        writer = IngestWriter()
-        writer.start()
-        supervisor = MqttSupervisor(writer=writer)
         sites = [
             SiteSimulator(
                 f"DEMO{number:03d}",
@@ -88,13 +86,11 @@ class Command(BaseCommand):
         def stop() -> None:
             server.should_exit = True
             simulator.stop()
-            supervisor.stop()
 
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop)
         tasks = [
-            asyncio.create_task(supervisor.run(), name="mqtt-supervisor"),
             asyncio.create_task(simulator.run(), name="simulator"),
             asyncio.create_task(server.serve(), name="web"),
         ]
@@ -114,7 +110,6 @@ class Command(BaseCommand):
                     logger.error("%s stopped: %r", task.get_name(), task.exception())
         finally:
             stop()
-            await asyncio.wait(tasks, timeout=5)
-            await asyncio.to_thread(writer.stop, 2)
+            await asyncio.wait(tasks, timeout=6)
             await broker.stop()
         self.stdout.write("Demo stopped.")

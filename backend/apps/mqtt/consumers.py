@@ -1,0 +1,98 @@
+"""WebSocket consumers. Staff watch every connection on ``/ws/mqtt/status/``; anyone who may see a
+site watches it on ``/ws/mqtt/site/<id>/`` (a snapshot on connect, then deltas). Close codes: 4401
+not logged in, 4403 not allowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from apps.mqtt import metrics
+from apps.mqtt.services.broadcast import STATUS_GROUP, site_group
+from apps.mqtt.snapshots import site_snapshot
+from apps.sites.selectors import can_view_site
+
+UNAUTHENTICATED = 4401
+FORBIDDEN = 4403
+
+
+class _JsonConsumer(AsyncJsonWebsocketConsumer):
+    kind = ""
+    group: str | None = None
+
+    @classmethod
+    async def encode_json(cls, content: Any) -> str:
+        return orjson.dumps(content).decode()
+
+    async def _refuse(self, code: int) -> None:
+        # Accept first: a close before the handshake reaches the browser as a bare HTTP 403, and
+        # the page could not tell "log in" from "not yours".
+        await self.accept()
+        await self.close(code=code)
+
+    async def _join(self, group: str) -> None:
+        self.group = group
+        await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        metrics.WEBSOCKET_CLIENTS.labels(self.kind).inc()
+
+    async def disconnect(self, code: int) -> None:
+        if self.group is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            metrics.WEBSOCKET_CLIENTS.labels(self.kind).dec()
+            self.group = None
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        """The sockets are read-only; a ping gets a pong so clients can check the link."""
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+
+class StatusConsumer(_JsonConsumer):
+    kind = "status"
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self._refuse(UNAUTHENTICATED)
+        elif not user.is_staff:
+            await self._refuse(FORBIDDEN)
+        else:
+            await self._join(STATUS_GROUP)
+
+    async def status_update(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "status_update", "data": event["data"]})
+
+
+class SiteConsumer(_JsonConsumer):
+    kind = "site"
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        site_id = self.scope["url_route"]["kwargs"]["site_id"]
+        if user is None or not user.is_authenticated:
+            await self._refuse(UNAUTHENTICATED)
+            return
+        if not await database_sync_to_async(can_view_site)(user, site_id):
+            await self._refuse(FORBIDDEN)
+            return
+        # Join before reading the snapshot, so no change falls between the two.
+        await self._join(site_group(site_id))
+        snapshot = await database_sync_to_async(site_snapshot)(site_id)
+        await self.send_json({"type": "snapshot", "data": snapshot})
+
+    async def sensors_update(self, event: dict[str, Any]) -> None:
+        await self.send_json(
+            {"type": "sensors_update", "site_id": event["site_id"], "sensors": event["sensors"]}
+        )
+
+    async def sensor_status(self, event: dict[str, Any]) -> None:
+        await self.send_json(
+            {"type": "sensor_status", "site_id": event["site_id"], "changes": event["changes"]}
+        )
+
+    async def site_update(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "site_update", "data": event["data"]})

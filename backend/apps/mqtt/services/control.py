@@ -1,0 +1,56 @@
+"""Operators' start / stop / restart of a connection: the desired state goes to the database (so it
+survives any restart), one log row names who did it, and the worker is nudged over the channel layer
+after the commit so it acts at once instead of at its next reconcile."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from asgiref.sync import async_to_sync
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import transaction
+from django.utils import timezone
+
+from apps.mqtt.models import ConnectionLog, MqttConnection
+from apps.mqtt.services.broadcast import nudge_worker
+
+
+class Action(StrEnum):
+    START = "start"
+    STOP = "stop"
+    RESTART = "restart"
+
+
+_EVENTS = {
+    Action.START: ConnectionLog.EventType.STARTED,
+    Action.STOP: ConnectionLog.EventType.STOPPED,
+    Action.RESTART: ConnectionLog.EventType.RESTARTED,
+}
+
+
+def _nudge() -> None:
+    async_to_sync(nudge_worker)()
+
+
+def control_connection(
+    *, connection: MqttConnection, action: Action, actor: AbstractBaseUser | AnonymousUser | None
+) -> None:
+    """Apply an operator's action. Restart also enables a stopped connection."""
+    now = timezone.now()
+    fields: dict[str, object] = {"enabled": action != Action.STOP}
+    if action == Action.RESTART:
+        fields["restart_requested_at"] = now
+    user = actor if actor is not None and actor.is_authenticated else None
+    who = user.get_username() if user is not None else "system"
+    with transaction.atomic():
+        MqttConnection.objects.filter(pk=connection.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(connection, name, value)
+        ConnectionLog.objects.create(
+            mqtt_connection=connection,
+            event_type=_EVENTS[action],
+            actor=user,
+            message=f"{action.capitalize()} requested by {who}",
+            timestamp=now,
+        )
+        transaction.on_commit(_nudge)

@@ -1,0 +1,127 @@
+"""The MQTT worker as one object that runs in an event loop: the writer thread, the supervisor, the
+broadcast of each committed change set, the listener for operators' nudges and the worker's own
+heartbeat row. `run_mqtt` runs it alone; the web server runs it in its loop in single-process mode."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import datetime as dt
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+
+from channels.layers import BaseChannelLayer, get_channel_layer
+from django.utils import timezone
+
+from apps.mqtt.models import WorkerHeartbeat
+from apps.mqtt.services.broadcast import CONTROL_GROUP, broadcast
+from apps.mqtt.services.ingest import ChangeSet
+from apps.mqtt.services.mqtt_manager import MqttSupervisor
+from apps.mqtt.services.writer import IngestWriter
+
+logger = logging.getLogger(__name__)
+
+
+class MqttWorker:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], dt.datetime] = timezone.now,
+        reconcile_interval: float | None = None,
+        layer: BaseChannelLayer | None = None,
+        flush_interval: float = 0.1,
+        sweep_interval: float = 2.0,
+    ) -> None:
+        self._clock = clock
+        self._layer = layer if layer is not None else get_channel_layer()
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._started_at = clock()
+        self.writer = IngestWriter(
+            on_change=self._on_change,
+            on_sweep=self._write_heartbeat,
+            clock=clock,
+            flush_interval=flush_interval,
+            sweep_interval=sweep_interval,
+        )
+        self.supervisor = MqttSupervisor(
+            writer=self.writer, clock=clock, reconcile_interval=reconcile_interval
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.writer.start()
+        self._tasks = [asyncio.create_task(self.supervisor.run(), name="mqtt-supervisor")]
+        if self._layer is not None:
+            self._tasks.append(asyncio.create_task(self._listen_for_nudges(), name="mqtt-control"))
+        logger.info("MQTT worker %s started", self.worker_id)
+
+    async def stop(self) -> None:
+        """Stop the clients (logging their disconnection) and flush what is queued: within 5 s."""
+        self.supervisor.stop()
+        for task in self._tasks[1:]:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=3.5)
+        await asyncio.to_thread(self.writer.stop, 1.0)
+        logger.info("MQTT worker %s stopped", self.worker_id)
+
+    async def wait(self) -> None:
+        """Until the supervisor ends (it runs until stop())."""
+        if self._tasks:
+            await asyncio.wait(self._tasks[:1])
+
+    # ------------------------------------------------------------------ writer-thread hooks
+
+    def _on_change(self, changes: ChangeSet) -> None:
+        # Called in the writer thread after the commit; the channel layer lives in the loop.
+        if self._layer is None or self._loop is None or self._loop.is_closed():
+            return
+        future = asyncio.run_coroutine_threadsafe(broadcast(changes, self._layer), self._loop)
+        future.add_done_callback(_log_failure)
+
+    def _write_heartbeat(self, now: dt.datetime) -> None:
+        WorkerHeartbeat.objects.update_or_create(
+            worker_id=self.worker_id,
+            defaults={
+                "hostname": socket.gethostname(),
+                "pid": os.getpid(),
+                "started_at": self._started_at,
+                "last_seen_at": now,
+                "connections": len(self.supervisor.client_ids),
+            },
+        )
+
+    # ------------------------------------------------------------------ control
+
+    async def _listen_for_nudges(self) -> None:
+        """Operators' start/stop/restart arrive here as nudges; reconcile at once. Should the layer
+        fail (Redis away), the periodic reconcile still applies the change, only later."""
+        assert self._layer is not None
+        while True:
+            channel = None
+            try:
+                channel = await self._layer.new_channel()
+                await self._layer.group_add(CONTROL_GROUP, channel)
+                while True:
+                    message = await self._layer.receive(channel)
+                    if message.get("type") == "control.nudge":
+                        self.supervisor.nudge()
+            except asyncio.CancelledError:
+                if channel is not None:
+                    with contextlib.suppress(Exception):
+                        await self._layer.group_discard(CONTROL_GROUP, channel)
+                raise
+            except Exception:
+                logger.exception("control channel failed; listening again in 5 s")
+                await asyncio.sleep(5)
+
+
+def _log_failure(future: concurrent.futures.Future[None]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("broadcast failed: %r", future.exception())

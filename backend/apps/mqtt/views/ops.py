@@ -1,0 +1,83 @@
+"""Operations endpoints: Prometheus metrics and a health check."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from apps.mqtt.models import MqttConnection, SensorDevice, WorkerHeartbeat
+
+WORKER_STALE_AFTER = 15.0  # seconds without a worker heartbeat before it counts as down
+
+
+class DatabaseStateCollector(Collector):
+    """Gauges read from the database at scrape time, true whichever process runs the worker."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        connections = GaugeMetricFamily(
+            "mqtt_connections_by_status", "MQTT connections by observed status (database)", labels=["status"]
+        )
+        counts = dict(MqttConnection.objects.values_list("status").annotate(n=Count("id")))
+        for status in MqttConnection.Status.values:
+            connections.add_metric([status], counts.get(status, 0))
+        yield connections
+        sensors = GaugeMetricFamily("sensors_by_status", "Sensors by status (database)", labels=["status"])
+        counts = dict(SensorDevice.objects.values_list("status").annotate(n=Count("id")))
+        for status in SensorDevice.Status.values:
+            sensors.add_metric([status], counts.get(status, 0))
+        yield sensors
+
+
+REGISTRY.register(DatabaseStateCollector())
+
+
+def _authorised(request: HttpRequest) -> bool:
+    token = settings.METRICS_TOKEN
+    if not token:
+        return True
+    supplied = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    return hmac.compare_digest(supplied, token)
+
+
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    if not _authorised(request):
+        return HttpResponse(
+            "a bearer token is required (METRICS_TOKEN)\n", status=401, content_type="text/plain"
+        )
+    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+
+
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """200 while the database answers (the web server can serve); the worker's state is reported
+    but does not fail the check, so a load balancer never drops the web for a worker problem."""
+    now = timezone.now()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        worker = WorkerHeartbeat.objects.order_by("-last_seen_at").first()
+    except DatabaseError as exc:
+        return JsonResponse({"status": "error", "database": f"unavailable: {exc}"}, status=503)
+    alive = worker is not None and worker.is_alive(now, within=WORKER_STALE_AFTER)
+    return JsonResponse(
+        {
+            "status": "ok" if alive else "degraded",
+            "database": "ok",
+            "worker": {
+                "alive": alive,
+                "last_seen_at": worker.last_seen_at.isoformat() if worker else None,
+                "connections": worker.connections if worker else 0,
+            },
+        }
+    )
