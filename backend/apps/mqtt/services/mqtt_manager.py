@@ -516,11 +516,10 @@ class MqttSupervisor:
         if client.credentials_refused:
             self._refused[connection_id] = client.config
         elif task.exception() is not None:
-            logger.error(
-                "client of %s crashed: %r; restarting at the next reconcile",
-                client.config.site_code,
-                task.exception(),
-            )
+            # A bug, not a network problem: make it visible on the connection, and retry.
+            reason = f"client crashed: {task.exception()!r}"[:500]
+            logger.error("%s: %s; restarting at the next reconcile", client.config.site_code, reason)
+            self._submit(connection_id, client.config.site_id, Event.ERROR, reason, Status.ERROR, reason)
 
     async def _stop_client(self, connection_id: int, reason: str) -> None:
         entry = self._clients.pop(connection_id, None)

@@ -1,0 +1,107 @@
+"""The writer thread: bounded queue with coalescing, and no data lost when the database hiccups."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pytest
+from django.db import IntegrityError, OperationalError
+from prometheus_client import REGISTRY
+
+from apps.mqtt.models import SensorDevice
+from apps.mqtt.services import writer as writer_module
+from apps.mqtt.services.ingest import ChangeSet, HeartbeatItem, IngestItem, IngestPolicy
+from apps.mqtt.services.liveness import LivenessPolicy
+from apps.mqtt.services.writer import IngestWriter
+from apps.mqtt.tests.test_ingest import T0, beat
+
+POLICIES = {"ingest_policy": IngestPolicy(), "liveness_policy": LivenessPolicy()}
+
+
+def _dropped(reason: str) -> float:
+    return REGISTRY.get_sample_value("ingest_dropped_total", {"reason": reason}) or 0.0
+
+
+def _fake_item(site_id: int, second: int) -> HeartbeatItem:
+    return HeartbeatItem(
+        connection_id=site_id, site_id=site_id, received_at=T0 + dt.timedelta(seconds=second), heartbeat=None
+    )  # type: ignore[arg-type] - never written in these tests
+
+
+def test_overload_supersedes_a_sites_unwritten_older_heartbeat_and_counts_the_drop() -> None:
+    writer = IngestWriter(max_pending_heartbeats=2, **POLICIES)
+    before_superseded, before_full = _dropped("superseded"), _dropped("queue_full")
+    writer.submit(_fake_item(1, 0))
+    writer.submit(_fake_item(2, 0))
+    writer.submit(_fake_item(1, 5))  # queue full: replaces site 1's older heartbeat
+    writer.submit(_fake_item(3, 0))  # queue full and nothing of site 3 to replace: dropped
+
+    batch = writer._take()
+    assert [(item.site_id, item.received_at.second) for item in batch] == [(1, 5), (2, 0)]
+    assert _dropped("superseded") == before_superseded + 1
+    assert _dropped("queue_full") == before_full + 1
+
+
+def test_heartbeats_are_kept_in_order_below_the_bound() -> None:
+    writer = IngestWriter(max_pending_heartbeats=10, **POLICIES)
+    for second in range(3):
+        writer.submit(_fake_item(1, second))
+    assert [item.received_at.second for item in writer._take()] == [0, 1, 2]
+
+
+def _run(writer: IngestWriter, until: Callable[[], bool], timeout: float = 10.0) -> None:
+    writer.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not until():
+            assert time.monotonic() < deadline, "writer did not get there"
+            time.sleep(0.02)
+    finally:
+        writer.stop(timeout=5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_database_outage_keeps_the_batch_and_writes_it_when_the_database_is_back(
+    make_connection, monkeypatch
+) -> None:
+    conn = make_connection()
+    real_write = writer_module.write_batch
+    failures = iter(
+        [OperationalError("database is locked"), OperationalError("server closed the connection")]
+    )
+
+    def flaky(items: Sequence[IngestItem], **kwargs: Any) -> ChangeSet:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return real_write(items, **kwargs)
+
+    monkeypatch.setattr(writer_module, "write_batch", flaky)
+    writer = IngestWriter(flush_interval=0.01, sweep_interval=3600, **POLICIES)
+    writer.submit(beat(conn, ["S1", "S2"], T0))
+    _run(writer, lambda: SensorDevice.objects.filter(site=conn.site).count() == 2)
+    assert SensorDevice.objects.get(device_name="S1").total_messages == 1  # written once, not twice
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_the_database_refuses_does_not_block_the_rest_of_the_batch(
+    make_connection, monkeypatch
+) -> None:
+    good, bad = make_connection(), make_connection()
+    real_write = writer_module.write_batch
+
+    def refusing(items: Sequence[IngestItem], **kwargs: Any) -> ChangeSet:
+        if any(item.site_id == bad.site_id for item in items):
+            raise IntegrityError("refused")
+        return real_write(items, **kwargs)
+
+    monkeypatch.setattr(writer_module, "write_batch", refusing)
+    writer = IngestWriter(flush_interval=0.05, sweep_interval=3600, **POLICIES)
+    writer.submit(beat(bad, ["B1"], T0))
+    writer.submit(beat(good, ["G1"], T0))
+    _run(writer, lambda: SensorDevice.objects.filter(site=good.site).exists())
+    assert not SensorDevice.objects.filter(site=bad.site).exists()
+    assert REGISTRY.get_sample_value("ingest_write_errors_total", {"kind": "item_failed"}) >= 1
