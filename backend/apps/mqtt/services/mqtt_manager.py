@@ -173,10 +173,11 @@ def build_tls_context(tls: TlsConfig) -> ssl.SSLContext:
     return context
 
 
-def backoff_delay(failures: int, *, base: float, maximum: float, rng: random.Random) -> float:
-    """Exponential backoff from ``base`` doubling to ``maximum``, with ±20 % jitter so that many
-    sites cut off together do not reconnect in lock step."""
-    delay = min(maximum, base * 2 ** max(0, failures - 1))
+def backoff_delay(failures: int, *, base: float, maximum: float, attempts: int, rng: random.Random) -> float:
+    """Exponential backoff from ``base`` doubling towards ``maximum``, and the maximum itself once
+    ``attempts`` failures in a row have turned the connection to error. Jitter (±20 %, never above
+    the maximum) keeps many sites cut off together from reconnecting in lock step."""
+    delay = maximum if failures >= attempts else min(maximum, base * 2 ** max(0, failures - 1))
     return min(maximum, max(base, delay * rng.uniform(0.8, 1.2)))
 
 
@@ -273,7 +274,11 @@ class ClientTask:
                 if self.credentials_refused:
                     return
                 delay = backoff_delay(
-                    self.failures, base=config.retry_delay, maximum=config.max_retry_delay, rng=self._rng
+                    self.failures,
+                    base=config.retry_delay,
+                    maximum=config.max_retry_delay,
+                    attempts=config.retry_attempts,
+                    rng=self._rng,
                 )
                 logger.info("%s: retrying in %.1f s", config.site_code, delay)
                 await asyncio.sleep(delay)
