@@ -11,10 +11,12 @@ from apps.mqtt.models import (
     ConnectionLog,
     MqttConnection,
     MqttTopic,
+    RejectedMessage,
     SensorData,
     SensorDevice,
     SensorStatusChange,
     SystemInfo,
+    WorkerHeartbeat,
 )
 from apps.mqtt.services.connections import ensure_default_topics
 from apps.mqtt.services.control import Action, control_connection
@@ -294,3 +296,18 @@ class SystemInfoAdmin(ReadOnlyAdmin):
     list_display = ["site", "hostname", "firmware_version", "uptime_seconds", "received_at"]
     search_fields = ["site__code", "site__name", "hostname"]
     list_select_related = ["site"]
+
+
+@admin.register(RejectedMessage)
+class RejectedMessageAdmin(ReadOnlyAdmin):
+    """What dataloggers send that the parser cannot use: the place to look after a firmware update."""
+
+    list_display = ["last_seen_at", "site", "topic", "reason", "count", "last_detail"]
+    list_filter = ["reason", ("site", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["topic", "site__code", "last_detail"]
+    list_select_related = ["site"]
+
+
+@admin.register(WorkerHeartbeat)
+class WorkerHeartbeatAdmin(ReadOnlyAdmin):
+    list_display = ["worker_id", "hostname", "pid", "started_at", "last_seen_at", "connections"]

@@ -243,7 +243,14 @@ def test_readings_and_logs_are_read_only_in_the_admin(staff_client: Client, make
     )
     log = ConnectionLog.objects.create(mqtt_connection=connection, event_type="connected")
 
-    for model in ("sensordata", "connectionlog", "sensorstatuschange", "systeminfo"):
+    for model in (
+        "sensordata",
+        "connectionlog",
+        "sensorstatuschange",
+        "systeminfo",
+        "rejectedmessage",
+        "workerheartbeat",
+    ):
         assert staff_client.get(reverse(f"admin:mqtt_{model}_add")).status_code == 403
         assert staff_client.get(reverse(f"admin:mqtt_{model}_changelist")).status_code == 200
     response = staff_client.post(
