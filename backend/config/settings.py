@@ -117,6 +117,9 @@ CHANNEL_LAYERS = {
 MQTT_WORKER_IN_WEB = env_bool("MQTT_WORKER_IN_WEB", not REDIS_URL)
 # When set, /metrics requires "Authorization: Bearer <token>".
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# `run_mqtt` serves its own Prometheus metrics here (0: off).
+MQTT_WORKER_METRICS_PORT = env_int("MQTT_WORKER_METRICS_PORT", 0, minimum=0, maximum=65535)
+MQTT_WORKER_METRICS_ADDRESS = env_str("MQTT_WORKER_METRICS_ADDRESS", "127.0.0.1")
 
 # The REST API (apps/mqtt/api/): token or session authentication, authenticated users only (each
 # endpoint also filters by the sites the user may see), pages of 50 (?page_size= up to 500).

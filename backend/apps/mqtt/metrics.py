@@ -27,5 +27,5 @@ DROPPED = Counter(
     ["reason"],
 )
 WRITE_ERRORS = Counter("ingest_write_errors_total", "Failed batch writes (retried or bisected)", ["kind"])
-CONNECTIONS = Gauge("mqtt_connections", "MQTT connections by observed status", ["status"])
+CONNECTIONS = Gauge("mqtt_connections", "This worker's MQTT clients by observed status", ["status"])
 WEBSOCKET_CLIENTS = Gauge("websocket_clients", "Open WebSocket connections", ["kind"])

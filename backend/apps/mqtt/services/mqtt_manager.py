@@ -244,7 +244,10 @@ class ClientTask:
         status: str | None = None,
         error: str | None = None,
     ) -> None:
-        if status is not None:
+        if status is not None and status != self.status:
+            if self.status is not None:
+                metrics.CONNECTIONS.labels(self.status).dec()
+            metrics.CONNECTIONS.labels(status).inc()
             self.status = status
         self._writer.submit(
             ConnectionEvent(
@@ -288,6 +291,9 @@ class ClientTask:
                     Event.DISCONNECTED, f"Disconnected: {self.stop_reason}", status=Status.DISCONNECTED
                 )
             raise
+        finally:
+            if self.status is not None:
+                metrics.CONNECTIONS.labels(self.status).dec()
 
     async def _session(self) -> None:
         config = self.config
@@ -478,7 +484,6 @@ class MqttSupervisor:
             await self._stop_client(connection_id, "its secrets cannot be read")
             if observed.status != Status.ERROR or observed.error_message != reason:
                 self._submit(connection_id, observed.site_id, Event.ERROR, reason, Status.ERROR, reason)
-        self._update_gauges()
 
     def _submit(
         self, connection_id: int, site_id: int, event: str, message: str, status: str, error: str
@@ -543,10 +548,3 @@ class MqttSupervisor:
         if tasks:
             await asyncio.wait(tasks, timeout=3)
         self._clients.clear()
-
-    def _update_gauges(self) -> None:
-        counts: dict[str, int] = dict.fromkeys(Status.values, 0)
-        for client, _task in self._clients.values():
-            counts[client.status or Status.DISCONNECTED] += 1
-        for status, count in counts.items():
-            metrics.CONNECTIONS.labels(status).set(count)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from django.db import connection as db
 
 from apps.mqtt.models import ConnectionLog, MqttConnection
 from apps.mqtt.services.connections import ensure_default_topics
+from apps.mqtt.tests.conftest import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BACKEND = Path(__file__).resolve().parents[3]
@@ -47,8 +49,9 @@ def test_worker_process_stops_on_sigterm_logging_the_disconnection(
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
         "DATABASE_URL": _database_url(),
     }
+    metrics_port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "run_mqtt"],
+        [sys.executable, "manage.py", "run_mqtt", "--metrics-port", str(metrics_port)],
         cwd=BACKEND,
         env=env,
         stdout=subprocess.PIPE,
@@ -56,6 +59,8 @@ def test_worker_process_stops_on_sigterm_logging_the_disconnection(
     )
     try:
         _wait(lambda: MqttConnection.objects.get(pk=conn.pk).status == "connected")
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
+            exposed = response.read().decode()
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=15)  # guards against a hang; the budget is 5 s
@@ -66,6 +71,8 @@ def test_worker_process_stops_on_sigterm_logging_the_disconnection(
     print(f"\nrun_mqtt exited {stopped_in:.2f} s after SIGTERM")
     assert process.returncode == 0, output.decode()[-2000:]
     assert b"MQTT worker stopped." in output
+    assert 'mqtt_connections{status="connected"} 1.0' in exposed
+    assert "ingest_flush_seconds_bucket" in exposed
     events = list(
         ConnectionLog.objects.filter(mqtt_connection=conn).order_by("id").values_list("event_type", flat=True)
     )

@@ -6,7 +6,9 @@ import asyncio
 import signal
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from prometheus_client import start_http_server
 
 from apps.mqtt.services.worker import MqttWorker
 
@@ -14,7 +16,22 @@ from apps.mqtt.services.worker import MqttWorker
 class Command(BaseCommand):
     help = "Run the MQTT worker: one client per enabled connection, batched writes, liveness."
 
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=settings.MQTT_WORKER_METRICS_PORT,
+            help="serve the worker's Prometheus metrics on 127.0.0.1:PORT (0: off; default from "
+            "MQTT_WORKER_METRICS_PORT)",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
+        port = options["metrics_port"]
+        if port:
+            start_http_server(port, addr=settings.MQTT_WORKER_METRICS_ADDRESS)
+            self.stdout.write(
+                f"Worker metrics on http://{settings.MQTT_WORKER_METRICS_ADDRESS}:{port}/metrics"
+            )
         asyncio.run(self._serve())
         self.stdout.write("MQTT worker stopped.")
 
