@@ -1,0 +1,25 @@
+"""/api/ routes; the OpenAPI schema at /api/schema/, Swagger UI at /api/docs/, ReDoc at /api/redoc/."""
+
+from __future__ import annotations
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from apps.mqtt.api import views
+
+app_name = "api"
+
+router = SimpleRouter(use_regex_path=False)
+router.register("sites", views.SiteViewSet, basename="site")
+router.register("connections", views.ConnectionViewSet, basename="connection")
+router.register("logs", views.ConnectionLogViewSet, basename="log")
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("sites/<int:site_id>/sensors/", views.SiteSensorListView.as_view(), name="site-sensors"),
+    path("sites/<int:site_id>/system-info/", views.SiteSystemInfoView.as_view(), name="site-system-info"),
+    *router.urls,
+]
