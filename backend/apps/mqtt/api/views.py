@@ -40,6 +40,12 @@ def _nudge_worker() -> None:
     async_to_sync(nudge_worker)()
 
 
+def _nudge_worker_after_commit() -> None:
+    """Tell the MQTT worker to re-read the connections now. Best effort (robust: a channel-layer
+    failure is logged, not raised after the commit): the worker also reconciles every few seconds."""
+    transaction.on_commit(_nudge_worker, robust=True)
+
+
 @extend_schema_view(
     list=extend_schema(
         summary="List the sites you may see",
@@ -140,15 +146,15 @@ class ConnectionViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer: BaseSerializer[MqttConnection]) -> None:
         serializer.save()
-        transaction.on_commit(_nudge_worker)
+        _nudge_worker_after_commit()
 
     def perform_update(self, serializer: BaseSerializer[MqttConnection]) -> None:
         serializer.save()
-        transaction.on_commit(_nudge_worker)
+        _nudge_worker_after_commit()
 
     def perform_destroy(self, instance: MqttConnection) -> None:
         instance.delete()
-        transaction.on_commit(_nudge_worker)
+        _nudge_worker_after_commit()
 
     def _control(self, action: Action) -> Response:
         connection = self.get_object()  # 404 for an invisible connection, 403 for non-staff

@@ -901,3 +901,45 @@ def test_huge_ids_in_paths_are_not_found(client_a: APIClient) -> None:
     huge = 2**64
     for path in (f"/api/sites/{huge}/", f"/api/sites/{huge}/sensors/", f"/api/connections/{huge}/"):
         assert client_a.get(path).status_code == 404, path
+
+
+def test_connection_writes_nudge_the_worker_after_commit(
+    staff_api: APIClient,
+    make_site: Callable[..., Site],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    nudges: list[str] = []
+
+    async def fake_nudge() -> None:
+        nudges.append("nudge")
+
+    monkeypatch.setattr("apps.mqtt.api.views.nudge_worker", fake_nudge)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        created = staff_api.post("/api/connections/", connection_body(make_site()), format="json")
+    assert created.status_code == 201
+    assert nudges == [], "not before the commit"
+    for callback in callbacks:
+        callback()
+    path = f"/api/connections/{created.json()['id']}/"
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_api.patch(path, {"broker_port": 1884}, format="json")
+        staff_api.delete(path)
+
+    assert nudges == ["nudge", "nudge", "nudge"]
+
+
+def test_a_failing_nudge_does_not_fail_the_write(
+    staff_api: APIClient,
+    make_site: Callable[..., Site],
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    async def broken_nudge() -> None:
+        raise ConnectionError("channel layer down")
+
+    monkeypatch.setattr("apps.mqtt.api.views.nudge_worker", broken_nudge)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_api.post("/api/connections/", connection_body(make_site()), format="json")
+
+    assert response.status_code == 201
