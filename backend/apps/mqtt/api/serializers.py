@@ -402,9 +402,12 @@ class ConnectionSerializer(ModelSerializer):
 
     @staticmethod
     def _replace_topics(connection: MqttConnection, topics: list[dict[str, str]] | None) -> None:
+        """A given list replaces the subscriptions; none at all gives the default ones."""
         if topics is not None:
-            connection.topics.all().delete()
+            MqttTopic.objects.filter(connection=connection).delete()
             MqttTopic.objects.bulk_create([MqttTopic(connection=connection, **topic) for topic in topics])
+            # Topics prefetched by the view's queryset are stale now (DRF's own idiom to drop them).
+            connection._prefetched_objects_cache = {}
         ensure_default_topics(connection=connection)
 
     def create(self, validated_data: dict[str, Any]) -> MqttConnection:

@@ -943,3 +943,13 @@ def test_a_failing_nudge_does_not_fail_the_write(
         response = staff_api.post("/api/connections/", connection_body(make_site()), format="json")
 
     assert response.status_code == 201
+
+
+def test_the_browsable_api_never_renders_secrets(staff_api: APIClient, tenant_a: Tenant) -> None:
+    page = staff_api.get(f"/api/connections/{tenant_a.connection.pk}/", HTTP_ACCEPT="text/html")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'name="password"' in html, "the edit form is there"
+    assert SECRET not in html
+    assert tenant_a.connection.password_encrypted not in html
