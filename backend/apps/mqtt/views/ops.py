@@ -23,6 +23,11 @@ WORKER_STALE_AFTER = 15.0  # seconds without a worker heartbeat before it counts
 class DatabaseStateCollector(Collector):
     """Gauges read from the database at scrape time, true whichever process runs the worker."""
 
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        # Without describe(), registering would call collect() and query the database at import.
+        yield GaugeMetricFamily("mqtt_connections_by_status", "", labels=["status"])
+        yield GaugeMetricFamily("sensors_by_status", "", labels=["status"])
+
     def collect(self) -> Iterator[GaugeMetricFamily]:
         connections = GaugeMetricFamily(
             "mqtt_connections_by_status", "MQTT connections by observed status (database)", labels=["status"]
