@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
+import os
 import time
 from collections.abc import Callable
 
@@ -22,6 +23,7 @@ from apps.mqtt.models import (
     SensorData,
     SensorDevice,
     SystemInfo,
+    WorkerHeartbeat,
 )
 from apps.mqtt.services.connections import ensure_default_topics
 from apps.mqtt.services.control import Action, control_connection
@@ -390,3 +392,14 @@ async def test_operator_edits_reach_the_worker_within_10_seconds(
         await eventually(lambda: SensorDevice.objects.filter(site_id=conn.site_id, device_name="V2").exists())
     events = _events(conn.pk)
     assert events[:6] == ["connecting", "connected", "stopped", "disconnected", "disabled", "started"]
+
+
+async def test_worker_records_its_own_heartbeat(make_connection, make_site, site_code) -> None:
+    conn = _connection(make_connection, make_site, site_code)
+    async with Worker() as worker:
+        await _connected(conn)
+        beat = await eventually(
+            lambda: WorkerHeartbeat.objects.filter(worker_id=worker.worker.worker_id).first()
+        )
+    assert beat.pid == os.getpid()
+    assert beat.is_alive(timezone.now())
