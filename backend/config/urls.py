@@ -10,6 +10,7 @@ admin.site.index_title = "Sites, connections and sensors"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("dashboard/", include("apps.mqtt.urls")),
     path("api/", include("apps.mqtt.api.urls")),
     path("metrics", ops.metrics, name="metrics"),
     path("healthz", ops.healthz, name="healthz"),

@@ -1,0 +1,140 @@
+"""What the operator dashboard shows, as plain JSON-ready data: the totals, one row per connection,
+the 50 most recent log events and the MQTT worker's own liveness.
+
+The page renders it server-side and ``/dashboard/state/`` returns the same dict, so the page's script
+applies one shape whether it comes from the first render, a refresh or (per row) a ``status_update``.
+A fixed number of queries whatever the number of connections, sensors or log rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from apps.mqtt.models import ConnectionLog, MqttConnection, SensorDevice, WorkerHeartbeat
+
+RECENT_LOG_EVENTS = 50
+WORKER_STALE_AFTER = 15.0  # seconds without a worker tick before it counts as down (as /healthz)
+
+# Log events an operator should notice at a glance, by severity (the rest are informational).
+_EVENT_LEVELS = {
+    ConnectionLog.EventType.CONNECTED: "ok",
+    ConnectionLog.EventType.HEARTBEAT_RESUMED: "ok",
+    ConnectionLog.EventType.DISCONNECTED: "warn",
+    ConnectionLog.EventType.HEARTBEAT_MISSED: "warn",
+    ConnectionLog.EventType.ERROR: "bad",
+    ConnectionLog.EventType.STARTED: "action",
+    ConnectionLog.EventType.STOPPED: "action",
+    ConnectionLog.EventType.RESTARTED: "action",
+}
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _connections() -> Any:
+    status = SensorDevice.Status
+    return (
+        MqttConnection.objects.select_related("site")
+        .annotate(
+            sensors_total=Count("site__sensors"),
+            sensors_online=Count("site__sensors", filter=Q(site__sensors__status=status.ONLINE)),
+            sensors_stale=Count("site__sensors", filter=Q(site__sensors__status=status.STALE)),
+            sensors_offline=Count("site__sensors", filter=Q(site__sensors__status=status.OFFLINE)),
+        )
+        .order_by("site__name", "pk")
+    )
+
+
+def _row(connection: Any) -> dict[str, Any]:
+    return {
+        "id": connection.pk,
+        "site_id": connection.site_id,
+        "site_name": connection.site.name,
+        "site_code": connection.site.code,
+        "broker": f"{connection.broker_host}:{connection.broker_port}",
+        "tls": connection.ssl_enabled,
+        "enabled": connection.enabled,
+        "status": connection.status,
+        "status_changed_at": _iso(connection.status_changed_at),
+        "last_connected_at": _iso(connection.last_connected_at),
+        "last_heartbeat_at": _iso(connection.last_heartbeat_at),
+        "heartbeat_state": connection.heartbeat_state,
+        "connection_errors": connection.connection_errors,
+        "error_message": connection.error_message,
+        "sensor_counts": {
+            "total": connection.sensors_total,
+            "online": connection.sensors_online,
+            "stale": connection.sensors_stale,
+            "offline": connection.sensors_offline,
+        },
+    }
+
+
+def connection_row(connection_id: int) -> dict[str, Any] | None:
+    """One row as the dashboard shows it (the answer to a control request)."""
+    connection = _connections().filter(pk=connection_id).first()
+    return _row(connection) if connection is not None else None
+
+
+def _log_event(log: ConnectionLog) -> dict[str, Any]:
+    connection = log.mqtt_connection
+    return {
+        "id": log.pk,
+        "timestamp": _iso(log.timestamp),
+        "site_id": connection.site_id,
+        "site_name": connection.site.name,
+        "site_code": connection.site.code,
+        "event_type": log.event_type,
+        "event": log.get_event_type_display(),
+        "level": _EVENT_LEVELS.get(log.event_type, "info"),
+        "message": log.message,
+        "actor": log.actor.get_username() if log.actor is not None else None,
+    }
+
+
+def _worker(now: dt.datetime) -> dict[str, Any] | None:
+    """The most recent worker tick (several workers may run; old rows of stopped ones stay)."""
+    latest = WorkerHeartbeat.objects.order_by("-last_seen_at").first()
+    if latest is None:
+        return None
+    since = now - dt.timedelta(seconds=WORKER_STALE_AFTER)
+    return {
+        "alive": latest.is_alive(now, within=WORKER_STALE_AFTER),
+        "last_seen_at": _iso(latest.last_seen_at),
+        "started_at": _iso(latest.started_at),
+        "hostname": latest.hostname,
+        "pid": latest.pid,
+        "connections": latest.connections,
+        "alive_workers": WorkerHeartbeat.objects.filter(last_seen_at__gte=since).count(),
+        "stale_after": WORKER_STALE_AFTER,
+    }
+
+
+def dashboard_state(*, now: dt.datetime | None = None) -> dict[str, Any]:
+    """Everything the dashboard shows, in 5 queries."""
+    now = now or timezone.now()
+    rows = [_row(connection) for connection in _connections()]
+    sensors = SensorDevice.objects.aggregate(
+        total=Count("id"), online=Count("id", filter=Q(status=SensorDevice.Status.ONLINE))
+    )
+    logs = ConnectionLog.objects.select_related("mqtt_connection__site", "actor").order_by(
+        "-timestamp", "-id"
+    )
+    return {
+        "server_time": _iso(now),
+        "totals": {
+            "connections": len(rows),
+            "active": sum(1 for row in rows if row["status"] == MqttConnection.Status.CONNECTED),
+            # All sensors, as the seed counts them (also those of sites without a connection).
+            "sensors": sensors["total"],
+            "online_sensors": sensors["online"],
+        },
+        "connections": rows,
+        "logs": [_log_event(log) for log in logs[:RECENT_LOG_EVENTS]],
+        "worker": _worker(now),
+    }
