@@ -1,0 +1,172 @@
+"""Must-hold 2: control crosses processes. The MQTT worker runs in its own process (`manage.py run_mqtt`)
+with the Redis channel layer; the dashboard's stop and start, posted through Django's test client in
+this process (also on Redis), reach it as nudges and the observed state follows.
+
+The worker's periodic reconcile is set to 60 s, beyond the 10 s hang guard: an observed change can
+only come from the nudge crossing Redis. The time from the POST to the observed state is measured
+and printed (the target is 2 s), never asserted.
+
+Isolation: Redis pub/sub ignores database numbers and the worker's settings have no channel prefix,
+so parallel runs on the same Redis share the control group. That is harmless by design: a nudge
+carries nothing but "reconcile now", and each worker reconciles from its own test database.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from channels.layers import channel_layers, get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.contrib.auth.models import User
+from django.test import Client, override_settings
+
+from apps.mqtt.models import ConnectionLog, MqttConnection
+from apps.mqtt.services.connections import ensure_default_topics
+from apps.mqtt.tests.conftest import port_open, require
+from apps.mqtt.tests.test_run_mqtt import BACKEND, _database_url
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REDIS = ("127.0.0.1", 6379)
+HANG_GUARD = 10.0  # seconds; guards against a hang only (the target, 2 s, is measured and printed)
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require(port_open(*REDIS), "Redis is not reachable on 127.0.0.1:6379")
+    # A database of its own per test process (pub/sub itself is server-wide; see the module doc).
+    return f"redis://{REDIS[0]}:{REDIS[1]}/{os.getpid() % 15 + 1}"
+
+
+@pytest.fixture
+def redis_layer(redis_url: str) -> Iterator[None]:
+    """This process on the Redis pub/sub layer too. override_settings fires setting_changed, on which
+    channels' layer manager drops its cached backends; clear them anyway, before and after, so no
+    in-memory layer made earlier in the session can answer get_channel_layer()."""
+    layers = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [redis_url]},
+        }
+    }
+    channel_layers.backends.clear()
+    with override_settings(CHANNEL_LAYERS=layers):
+        channel_layers.backends.clear()
+        assert isinstance(get_channel_layer(), RedisPubSubChannelLayer)
+        yield
+    channel_layers.backends.clear()
+
+
+def _status(pk: int) -> str:
+    return MqttConnection.objects.values_list("status", flat=True).get(pk=pk)
+
+
+def _logged(pk: int, event: str, *, after: int) -> bool:
+    return ConnectionLog.objects.filter(mqtt_connection_id=pk, event_type=event, id__gt=after).exists()
+
+
+def _last_log_id() -> int:
+    return ConnectionLog.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def _seconds_until(condition: Callable[[], bool], *, timeout: float, started: float) -> float:
+    """Poll the database every 20 ms; the seconds from ``started`` to the condition."""
+    while not condition():
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"not observed within {timeout} s")
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def test_stop_and_start_from_the_dashboard_reach_the_worker_process_over_redis(
+    make_connection,
+    make_site,
+    site_code,
+    system_broker,
+    staff_user: User,
+    redis_url,
+    redis_layer,
+    tmp_path: Path,
+) -> None:
+    conn = make_connection(
+        site=make_site(code=site_code, name=f"Redis {site_code}"),
+        broker_host=system_broker[0],
+        broker_port=system_broker[1],
+        retry_delay=1,
+    )
+    ensure_default_topics(connection=conn)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings_test",
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": redis_url,
+        "MQTT_RECONCILE_INTERVAL": "60",
+        "MQTT_WORKER_IN_WEB": "0",
+    }
+    output = tmp_path / "run_mqtt.log"
+    with output.open("wb") as sink:
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "run_mqtt"],
+            cwd=BACKEND,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    client = Client()
+    client.force_login(staff_user)
+    try:
+        _seconds_until(lambda: _status(conn.pk) == "connected", timeout=20, started=time.monotonic())
+
+        before = _last_log_id()
+        posted = time.monotonic()
+        response = client.post(f"/dashboard/connections/{conn.pk}/stop/", HTTP_ACCEPT="application/json")
+        assert response.status_code == 200, response.content
+        stopped_in = _seconds_until(
+            lambda: _status(conn.pk) == "disabled" and _logged(conn.pk, "disabled", after=before),
+            timeout=HANG_GUARD,
+            started=posted,
+        )
+
+        before = _last_log_id()
+        posted = time.monotonic()
+        response = client.post(f"/dashboard/connections/{conn.pk}/start/", HTTP_ACCEPT="application/json")
+        assert response.status_code == 200, response.content
+        started_in = _seconds_until(
+            lambda: _status(conn.pk) == "connected" and _logged(conn.pk, "connected", after=before),
+            timeout=HANG_GUARD,
+            started=posted,
+        )
+    except BaseException:
+        print(output.read_text()[-3000:])
+        raise
+    finally:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(15)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait(5)
+
+    print(
+        f"\nRedis layer, worker in its own process: stop → disabled in {stopped_in:.3f} s, "
+        f"start → connected in {started_in:.3f} s (target 2 s; periodic reconcile 60 s)"
+    )
+    events = list(
+        ConnectionLog.objects.filter(mqtt_connection=conn)
+        .order_by("id")
+        .values_list("event_type", "actor__username")
+    )
+    assert ("stopped", staff_user.username) in events
+    assert ("started", staff_user.username) in events
+    kinds = [kind for kind, _ in events]
+    stop = kinds.index("stopped")
+    assert "disabled" in kinds[stop:]
+    assert "connected" in kinds[kinds.index("started") :]
