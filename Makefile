@@ -33,12 +33,17 @@ demo: $(STAMP)
 
 test: lint system-deps test-sqlite test-postgres
 
-# The MQTT tests start private Mosquitto brokers (TLS, passwords, restarts); install it where missing.
+# The MQTT tests start private Mosquitto brokers (TLS, passwords, restarts); the dashboard's browser
+# test drives Debian's Chromium (Playwright's own browser download is not used). Install them where missing.
 system-deps:
 	@command -v mosquitto >/dev/null || PATH="$$PATH:/usr/sbin" command -v mosquitto >/dev/null || { \
 		echo "Installing mosquitto (needed by the MQTT tests)"; \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq mosquitto; \
 		else sudo apt-get update -qq && sudo apt-get install -y -qq mosquitto; fi; }
+	@test -x /usr/bin/chromium || { \
+		echo "Installing chromium (needed by the dashboard's browser test)"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
 test-sqlite: $(STAMP)
 	$(MANAGE) makemigrations --check --dry-run
