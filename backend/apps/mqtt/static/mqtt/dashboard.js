@@ -50,6 +50,7 @@
     const el = {
         live: document.getElementById("live"),
         worker: document.getElementById("worker"),
+        workerAnnounce: document.getElementById("worker-announce"),
         workerHelp: document.getElementById("worker-help"),
         flash: document.getElementById("flash"),
         rows: document.getElementById("connection-rows"),
@@ -65,6 +66,7 @@
     const connections = new Map(); // site id -> row data
     const trs = new Map(); // site id -> <tr>
     let worker = null;
+    let workerKind = null; // none | alive | down, as last shown
     let sensorsElsewhere = { total: 0, online: 0 }; // sensors of sites without a connection
     let clockOffset = 0; // server clock minus this browser's, in ms
 
@@ -275,6 +277,11 @@
                 : "Worker down since " + localTime(worker.last_seen_at) + " (last tick " + ageText(worker.last_seen_at, "ago") + ")";
             el.worker.title = worker.hostname + " pid " + worker.pid + ", started " + fullTime(worker.started_at);
         }
+        if (workerKind !== null && kind !== workerKind) {
+            // Announced once per change (the visible text ticks every second and is not a live region).
+            el.workerAnnounce.textContent = kind === "alive" ? "The MQTT worker is alive" : "The MQTT worker is down";
+        }
+        workerKind = kind;
         el.worker.className = "signal worker worker--" + kind;
         el.workerHelp.hidden = kind !== "none";
         if (text.textContent !== message) {
@@ -443,15 +450,19 @@
     let pingTimer = null;
     let pongTimer = null;
 
+    // The indicator is a live region: its text changes with the state only (screen readers announce
+    // it); the reconnection countdown beside it ticks silently.
     function renderLive() {
         let text;
+        let countdown = "";
         if (liveState === "live") {
             text = "Live";
         } else if (liveState === "connecting") {
             text = "Connecting…";
         } else if (liveState === "reconnecting") {
+            text = "Reconnecting (updates paused)";
             const seconds = Math.max(0, Math.ceil((reconnectAt - Date.now()) / 1000));
-            text = "Reconnecting" + (seconds > 0 ? " in " + seconds + " s" : "…") + " (updates paused)";
+            countdown = seconds > 0 ? " · next try in " + seconds + " s" : "";
         } else {
             text = "Signed out: reload the page to log in again";
         }
@@ -460,6 +471,10 @@
         const node = field(el.live, "live-text");
         if (node.textContent !== text) {
             node.textContent = text;
+        }
+        const tick = field(el.live, "live-countdown");
+        if (tick.textContent !== countdown) {
+            tick.textContent = countdown;
         }
         field(el.live, "retry").hidden = liveState !== "reconnecting";
     }
