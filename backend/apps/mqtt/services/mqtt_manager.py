@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import aiomqtt
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from apps.mqtt import metrics
@@ -146,7 +146,8 @@ def load_desired_state() -> DesiredState:
                 sorted((topic.resolve(conn.site.code), topic.message_type) for topic in conn.topics.all())
             ),
         )
-    close_old_connections()
+    # The thread pool may hand this thread to anyone next: leave no connection open in it.
+    connection.close()
     return DesiredState(configs, disabled, broken)
 
 

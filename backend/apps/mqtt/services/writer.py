@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connections
 from django.utils import timezone
 
 from apps.mqtt import metrics
@@ -172,9 +172,14 @@ class IngestWriter:
                         logger.error(
                             "stopping with the database away: %d items unwritten", len(self._pending)
                         )
-                        return
+                        break
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
+            except Exception:
+                # A bug must not stop the thread: every later heartbeat would be lost unseen.
+                metrics.WRITE_ERRORS.labels("unexpected").inc()
+                logger.exception("writer step failed; going on")
+        connections.close_all()  # this thread's connections: none may outlive the writer
         logger.info("ingest writer stopped")
 
     def _flush(self, batch: list[IngestItem]) -> None:
@@ -183,9 +188,9 @@ class IngestWriter:
             changes = write_batch(batch, now=self._clock(), policy=self._ingest_policy)
         except (OperationalError, InterfaceError):
             raise
-        except DatabaseError:
-            # A row the database refuses must not block the rest: write items one by one and log
-            # the ones that still fail.
+        except (DatabaseError, ValueError, TypeError, KeyError):
+            # A row the database (or the writer) refuses must not block the rest: write items one
+            # by one and log the ones that still fail.
             metrics.WRITE_ERRORS.labels("bisect").inc()
             logger.exception("batch of %d items failed; writing them one by one", len(batch))
             changes = ChangeSet()
@@ -194,7 +199,7 @@ class IngestWriter:
                     changes.merge(write_batch([item], now=self._clock(), policy=self._ingest_policy))
                 except (OperationalError, InterfaceError):
                     raise
-                except DatabaseError:
+                except (DatabaseError, ValueError, TypeError, KeyError):
                     metrics.WRITE_ERRORS.labels("item_failed").inc()
                     logger.exception("could not write %s of site %s", type(item).__name__, item.site_id)
         metrics.FLUSH_SECONDS.observe(time.perf_counter() - started)

@@ -116,3 +116,33 @@ def test_a_row_the_database_refuses_does_not_block_the_rest_of_the_batch(
     _run(writer, lambda: SensorDevice.objects.filter(site=good.site).exists())
     assert not SensorDevice.objects.filter(site=bad.site).exists()
     assert _counter(metrics.WRITE_ERRORS, kind="item_failed") >= 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unexpected_error_does_not_stop_the_writer_thread(make_connection, monkeypatch) -> None:
+    conn = make_connection()
+    real_write = writer_module.write_batch
+    calls = iter([RuntimeError("a bug")])
+
+    def buggy_once(items: Sequence[IngestItem], **kwargs: Any) -> ChangeSet:
+        error = next(calls, None)
+        if error is not None:
+            raise error
+        return real_write(items, **kwargs)
+
+    monkeypatch.setattr(writer_module, "write_batch", buggy_once)
+    writer = IngestWriter(flush_interval=0.01, sweep_interval=3600, **POLICIES)
+    before = _counter(metrics.WRITE_ERRORS, kind="unexpected")
+    writer.start()
+    try:
+        writer.submit(beat(conn, ["LOST"], T0))
+        deadline = time.monotonic() + 5
+        while _counter(metrics.WRITE_ERRORS, kind="unexpected") == before:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        writer.submit(beat(conn, ["KEPT"], T0 + dt.timedelta(seconds=5)))
+        while not SensorDevice.objects.filter(device_name="KEPT").exists():
+            assert time.monotonic() < deadline + 5, "the writer thread died"
+            time.sleep(0.02)
+    finally:
+        writer.stop(timeout=5)
