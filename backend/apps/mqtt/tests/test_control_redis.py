@@ -6,9 +6,8 @@ The worker's periodic reconcile is set to 60 s, beyond the 10 s hang guard: an o
 only come from the nudge crossing Redis. The time from the POST to the observed state is measured
 and printed (the target is 2 s), never asserted.
 
-Isolation: Redis pub/sub ignores database numbers and the worker's settings have no channel prefix,
-so parallel runs on the same Redis share the control group. That is harmless by design: a nudge
-carries nothing but "reconcile now", and each worker reconciles from its own test database.
+Isolation: Redis pub/sub ignores database numbers, so each run uses a channel prefix of its own
+(CHANNEL_LAYER_PREFIX), for the worker and for this process alike.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -41,19 +41,23 @@ HANG_GUARD = 10.0  # seconds; guards against a hang only (the target, 2 s, is me
 @pytest.fixture
 def redis_url() -> str:
     require(port_open(*REDIS), "Redis is not reachable on 127.0.0.1:6379")
-    # A database of its own per test process (pub/sub itself is server-wide; see the module doc).
-    return f"redis://{REDIS[0]}:{REDIS[1]}/{os.getpid() % 15 + 1}"
+    return f"redis://{REDIS[0]}:{REDIS[1]}/0"
 
 
 @pytest.fixture
-def redis_layer(redis_url: str) -> Iterator[None]:
+def channel_prefix() -> str:
+    return f"dlmon-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def redis_layer(redis_url: str, channel_prefix: str) -> Iterator[None]:
     """This process on the Redis pub/sub layer too. override_settings fires setting_changed, on which
     channels' layer manager drops its cached backends; clear them anyway, before and after, so no
     in-memory layer made earlier in the session can answer get_channel_layer()."""
     layers = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [redis_url]},
+            "CONFIG": {"hosts": [redis_url], "prefix": channel_prefix},
         }
     }
     channel_layers.backends.clear()
@@ -92,6 +96,7 @@ def test_stop_and_start_from_the_dashboard_reach_the_worker_process_over_redis(
     system_broker,
     staff_user: User,
     redis_url,
+    channel_prefix,
     redis_layer,
     tmp_path: Path,
 ) -> None:
@@ -107,6 +112,7 @@ def test_stop_and_start_from_the_dashboard_reach_the_worker_process_over_redis(
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
         "DATABASE_URL": _database_url(),
         "REDIS_URL": redis_url,
+        "CHANNEL_LAYER_PREFIX": channel_prefix,
         "MQTT_RECONCILE_INTERVAL": "60",
         "MQTT_WORKER_IN_WEB": "0",
     }
