@@ -14,5 +14,5 @@ urlpatterns = [
     path("api/", include("apps.mqtt.api.urls")),
     path("metrics", ops.metrics, name="metrics"),
     path("healthz", ops.healthz, name="healthz"),
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
 ]

@@ -78,7 +78,7 @@ class Command(BaseCommand):
                 "config.asgi:application",
                 host=options["host"],
                 port=options["port"],
-                lifespan="off",
+                lifespan="on",
                 log_level="warning",
             )
         )
@@ -94,8 +94,9 @@ class Command(BaseCommand):
             asyncio.create_task(simulator.run(), name="simulator"),
             asyncio.create_task(server.serve(), name="web"),
         ]
-        url = f"http://{options['host']}:{options['port']}/admin/"
-        self.stdout.write(self.style.SUCCESS(f"\nDemo running: {url}"))
+        base = f"http://{options['host']}:{options['port']}"
+        self.stdout.write(self.style.SUCCESS(f"\nDemo running: {base}/dashboard/"))
+        self.stdout.write(f"  admin: {base}/admin/   API docs: {base}/api/docs/   metrics: {base}/metrics")
         self.stdout.write(f"  staff login:    {DEMO_STAFF[0]} / {DEMO_STAFF[1]}")
         self.stdout.write(f"  customer login: {DEMO_CUSTOMER_USER[0]} / {DEMO_CUSTOMER_USER[1]}")
         self.stdout.write(
