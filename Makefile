@@ -46,7 +46,7 @@ system-deps:
 		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
 test-sqlite: $(STAMP)
-	$(MANAGE) makemigrations --check --dry-run
+	$(MANAGE) makemigrations --check --dry-run --settings=config.settings_test
 	$(PY) -m pytest
 
 # CI=true makes an unreachable PostgreSQL a failure; elsewhere it is skipped with the reason.
