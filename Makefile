@@ -79,3 +79,12 @@ secret-key: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
+
+# Benchmarks (bench/, docs/performance.md): ingest + end to end in about 10 minutes, results and a summary
+# in bench/results/. Needs PostgreSQL, Redis and Mosquitto on 127.0.0.1. The soak runs on demand.
+.PHONY: bench bench-soak
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+bench-soak: $(STAMP)
+	$(PY) bench/run.py soak --minutes 30
