@@ -93,6 +93,9 @@ def _database(url: str) -> dict:
         }
     elif engine == "django.db.backends.postgresql":
         config["CONN_HEALTH_CHECKS"] = True
+        # Server-side binding: psycopg sends parameters apart from the SQL (no quoting of every
+        # value in Python) and pipelines executemany; the ingest path was 3-4x slower without it.
+        config["OPTIONS"] = {"server_side_binding": True}
     else:
         raise ValueError(f"unsupported database engine {engine}; use sqlite:// or postgres://")
     return config

@@ -400,7 +400,8 @@ class SensorData(models.Model):
                 condition=Q(slot__gte=0) & Q(slot__lt=READING_RING_SIZE), name="reading_slot_in_ring"
             ),
         ]
-        indexes = [models.Index(fields=["sensor_device", "-timestamp"])]
+        # No index on timestamp: a sensor has at most 3 rows (found through the unique slot index),
+        # and without it PostgreSQL can update the ring in place (HOT), with no index work.
 
     def __str__(self) -> str:
         return f"{self.sensor_device_id}[{self.slot}] @ {self.timestamp:%Y-%m-%d %H:%M:%S}"

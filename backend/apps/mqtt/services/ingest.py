@@ -9,7 +9,7 @@ which SQLite and PostgreSQL both run, and which costs a fraction of the ORM's pe
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -152,6 +152,29 @@ class IngestPolicy:
         )
 
 
+# ---------------------------------------------------------------- datetimes for raw SQL
+
+
+def _datetime_adapter() -> Callable[[dt.datetime | None], Any]:
+    """What Django's ``adapt_datetimefield_value`` does, for the hot path: PostgreSQL takes aware
+    datetimes as they are; SQLite stores naive UTC text. Memoised per flush, since the sensors of a
+    heartbeat share their timestamps (Django's adapter cost a third of a flush in the profile)."""
+    if db.vendor != "sqlite":
+        return lambda value: value
+    memo: dict[dt.datetime, str] = {}
+    utc = dt.UTC
+
+    def adapt(value: dt.datetime | None) -> str | None:
+        if value is None:
+            return None
+        text = memo.get(value)
+        if text is None:
+            text = memo[value] = value.astimezone(utc).replace(tzinfo=None).isoformat(" ")
+        return text
+
+    return adapt
+
+
 # ---------------------------------------------------------------- the flush
 
 
@@ -190,7 +213,7 @@ def write_batch(items: Sequence[IngestItem], *, now: dt.datetime, policy: Ingest
 
 
 def _write_connection_events(events: list[ConnectionEvent], changes: ChangeSet) -> None:
-    adapt = db.ops.adapt_datetimefield_value
+    adapt = _datetime_adapter()
     final: dict[int, dict[str, Any]] = {}
     logs = []
     for event in events:
@@ -297,7 +320,7 @@ def _load_devices(site_ids: Iterable[int]) -> dict[int, dict[str, _Device]]:
 def _write_heartbeats(
     items: list[HeartbeatItem], *, now: dt.datetime, policy: IngestPolicy, changes: ChangeSet
 ) -> None:
-    adapt = db.ops.adapt_datetimefield_value
+    adapt = _datetime_adapter()
     site_ids = {item.site_id for item in items}
     devices = _load_devices(site_ids)
 
@@ -453,7 +476,7 @@ def _resume_missing_heartbeats(
             pk__in=list(connection_rows), heartbeat_state=HeartbeatState.MISSING
         ).values_list("pk", flat=True)
     )
-    adapt = db.ops.adapt_datetimefield_value
+    adapt = _datetime_adapter()
     for item in items:
         if item.connection_id in missing and item.proves_alive:
             missing.discard(item.connection_id)
@@ -541,7 +564,7 @@ _SYSINFO_NUMBERS = (
 
 
 def _write_sys_infos(items: list[SysInfoItem], changes: ChangeSet) -> None:
-    adapt = db.ops.adapt_datetimefield_value
+    adapt = _datetime_adapter()
     merged: dict[int, dict[str, Any]] = {}
     for item in items:
         # Several in one batch: later values win, but an absent value never erases an earlier one.
@@ -636,7 +659,7 @@ def _collect_rejections(
 
 
 def _write_rejections(tallies: dict[tuple[int, str, str], _RejectionTally]) -> None:
-    adapt = db.ops.adapt_datetimefield_value
+    adapt = _datetime_adapter()
     with db.cursor() as cursor:
         cursor.executemany(
             "INSERT INTO mqtt_rejectedmessage (site_id, topic, reason, count, last_detail, last_sample,"

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 
@@ -33,7 +34,7 @@ class MqttWorker:
         clock: Callable[[], dt.datetime] = timezone.now,
         reconcile_interval: float | None = None,
         layer: BaseChannelLayer | None = None,
-        flush_interval: float = 0.1,
+        idle_wait: float = 0.1,
         sweep_interval: float = 2.0,
     ) -> None:
         self._clock = clock
@@ -44,7 +45,7 @@ class MqttWorker:
             on_change=self._on_change,
             on_sweep=self._write_heartbeat,
             clock=clock,
-            flush_interval=flush_interval,
+            idle_wait=idle_wait,
             sweep_interval=sweep_interval,
         )
         self.supervisor = MqttSupervisor(
@@ -63,12 +64,14 @@ class MqttWorker:
 
     async def stop(self) -> None:
         """Stop the clients (logging their disconnection) and flush what is queued: within 5 s."""
+        deadline = time.monotonic() + 4.5
         self.supervisor.stop()
         for task in self._tasks[1:]:
             task.cancel()
         if self._tasks:
-            await asyncio.wait(self._tasks, timeout=3.5)
-        await asyncio.to_thread(self.writer.stop, 1.0)
+            await asyncio.wait(self._tasks, timeout=3.0)
+        # Whatever is left of the budget goes to the writer, so a flush in progress can commit.
+        await asyncio.to_thread(self.writer.stop, max(1.0, deadline - time.monotonic()))
         logger.info("MQTT worker %s stopped", self.worker_id)
 
     async def wait(self) -> None:

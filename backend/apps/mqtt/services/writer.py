@@ -1,6 +1,7 @@
-"""The writer thread: takes what the client tasks enqueue and flushes it in batches (every
-``flush_interval`` or ``max_batch`` items), runs the liveness sweep, and hands each committed change
-set to ``on_change``. The event loop only enqueues; every database call happens here.
+"""The writer thread: takes what the client tasks enqueue and flushes it at once, in batches of up
+to ``max_batch`` items (whatever queued up during the previous flush), runs the liveness sweep, and
+hands each committed change set to ``on_change``. The event loop only enqueues; every database
+call happens here.
 
 The heartbeat queue is bounded: under overload a site's newer heartbeat supersedes its unwritten older
 one (counted in ``ingest_dropped_total``). Connection events and sys_info are few and never dropped.
@@ -43,8 +44,8 @@ class IngestWriter:
         clock: Clock = timezone.now,
         ingest_policy: IngestPolicy | None = None,
         liveness_policy: LivenessPolicy | None = None,
-        flush_interval: float = 0.1,
-        max_batch: int = 500,
+        idle_wait: float = 0.1,
+        max_batch: int = 100,
         max_pending_heartbeats: int = 10_000,
         sweep_interval: float = 2.0,
     ) -> None:
@@ -53,7 +54,7 @@ class IngestWriter:
         self._clock = clock
         self._ingest_policy = ingest_policy or IngestPolicy.from_settings()
         self._liveness_policy = liveness_policy or LivenessPolicy.from_settings()
-        self._flush_interval = flush_interval
+        self._idle_wait = idle_wait
         self._max_batch = max_batch
         self._max_pending = max_pending_heartbeats
         self._sweep_interval = sweep_interval
@@ -84,8 +85,9 @@ class IngestWriter:
                 self._pending_heartbeats += 1
             self._pending.append(item)
             metrics.QUEUE_DEPTH.set(len(self._pending))
-            if len(self._pending) >= self._max_batch:
-                self._cond.notify()
+            # Wake the writer at once: an idle system writes each heartbeat as it comes, and under
+            # load batches grow by themselves while a flush is running.
+            self._cond.notify()
 
     def request_sweep(self) -> None:
         with self._cond:
@@ -120,7 +122,7 @@ class IngestWriter:
     def _take(self) -> list[IngestItem]:
         with self._cond:
             if not self._pending and not self._stopping:
-                self._cond.wait(self._flush_interval)
+                self._cond.wait(self._idle_wait)
             batch = [item for item in self._pending[: self._max_batch] if item is not None]
             self._pending = self._pending[self._max_batch :]
             self._reindex()

@@ -28,6 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from django.db import connection
 
 from apps.mqtt.services.worker import MqttWorker
 
@@ -213,7 +214,7 @@ class Worker:
     def __init__(
         self, *, reconcile_interval: float = 1.0, clock: Callable[[], dt.datetime] | None = None
     ) -> None:
-        options: dict[str, Any] = {"flush_interval": 0.05, "sweep_interval": 0.5}
+        options: dict[str, Any] = {"idle_wait": 0.05, "sweep_interval": 0.5}
         if clock is not None:
             options["clock"] = clock
         self.worker = MqttWorker(reconcile_interval=reconcile_interval, **options)
@@ -232,8 +233,15 @@ async def eventually(probe: Callable[[], T], *, within: float = 10.0, interval: 
     """Poll a synchronous (database) probe in a thread until it returns something truthy; ``within``
     only guards against a hang (speed is measured in bench/, not asserted here)."""
     deadline = time.monotonic() + within
+
+    def run_probe() -> T:
+        try:
+            return probe()
+        finally:
+            connection.close()  # the thread goes back to the pool: leave no session open
+
     while True:
-        result = await asyncio.to_thread(probe)
+        result = await asyncio.to_thread(run_probe)
         if result:
             return result
         if time.monotonic() > deadline:

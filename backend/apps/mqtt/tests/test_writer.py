@@ -91,7 +91,7 @@ def test_database_outage_keeps_the_batch_and_writes_it_when_the_database_is_back
         return real_write(items, **kwargs)
 
     monkeypatch.setattr(writer_module, "write_batch", flaky)
-    writer = IngestWriter(flush_interval=0.01, sweep_interval=3600, **POLICIES)
+    writer = IngestWriter(idle_wait=0.01, sweep_interval=3600, **POLICIES)
     writer.submit(beat(conn, ["S1", "S2"], T0))
     _run(writer, lambda: SensorDevice.objects.filter(site=conn.site).count() == 2)
     assert SensorDevice.objects.get(device_name="S1").total_messages == 1  # written once, not twice
@@ -110,7 +110,7 @@ def test_a_row_the_database_refuses_does_not_block_the_rest_of_the_batch(
         return real_write(items, **kwargs)
 
     monkeypatch.setattr(writer_module, "write_batch", refusing)
-    writer = IngestWriter(flush_interval=0.05, sweep_interval=3600, **POLICIES)
+    writer = IngestWriter(idle_wait=0.05, sweep_interval=3600, **POLICIES)
     writer.submit(beat(bad, ["B1"], T0))
     writer.submit(beat(good, ["G1"], T0))
     _run(writer, lambda: SensorDevice.objects.filter(site=good.site).exists())
@@ -131,7 +131,7 @@ def test_an_unexpected_error_does_not_stop_the_writer_thread(make_connection, mo
         return real_write(items, **kwargs)
 
     monkeypatch.setattr(writer_module, "write_batch", buggy_once)
-    writer = IngestWriter(flush_interval=0.01, sweep_interval=3600, **POLICIES)
+    writer = IngestWriter(idle_wait=0.01, sweep_interval=3600, **POLICIES)
     before = _counter(metrics.WRITE_ERRORS, kind="unexpected")
     writer.start()
     try:
