@@ -11,7 +11,7 @@ from django.db import connection as db
 from django.db import transaction
 
 from apps.mqtt.models import ConnectionLog, HeartbeatState, MqttConnection, SensorDevice, heartbeat_state
-from apps.mqtt.services.ingest import INSERT_LOG_SQL, INSERT_STATUS_CHANGE_SQL, OFFLINE, ChangeSet
+from apps.mqtt.services.ingest import INSERT_LOG_SQL, INSERT_STATUS_CHANGES, OFFLINE, ChangeSet, write_rows
 
 _CONNECTION_COLUMNS = (
     "id",
@@ -112,5 +112,5 @@ def sweep(*, now: dt.datetime, policy: LivenessPolicy) -> ChangeSet:
                     " WHERE id = %s",
                     [(OFFLINE, adapt(now), adapt(now), row[0]) for row in transitions],
                 )
-                cursor.executemany(INSERT_STATUS_CHANGE_SQL, transitions)
+                write_rows(cursor, INSERT_STATUS_CHANGES, transitions)
     return changes
