@@ -19,6 +19,7 @@ help:
 	@echo "make lint          ruff (lint + format check)"
 	@echo "make format        apply ruff's fixes and formatting"
 	@echo "make requirements  re-pin requirements/*.txt from requirements/*.in"
+	@echo "make bench         benchmarks (ingest, end to end); make bench-soak: 30-minute soak"
 	@echo "make secret-key    print a new SECRET_KEY and FIELD_ENCRYPTION_KEYS value"
 
 $(STAMP): requirements/base.txt requirements/dev.txt
@@ -61,12 +62,12 @@ test-postgres: $(STAMP)
 	fi
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check backend
-	$(VENV)/bin/ruff format --check backend
+	$(VENV)/bin/ruff check backend bench
+	$(VENV)/bin/ruff format --check backend bench
 
 format: $(STAMP)
-	$(VENV)/bin/ruff check --fix backend
-	$(VENV)/bin/ruff format backend
+	$(VENV)/bin/ruff check --fix backend bench
+	$(VENV)/bin/ruff format backend bench
 
 requirements:
 	@test -x $(VENV)/bin/pip-compile || $(MAKE) $(STAMP)
