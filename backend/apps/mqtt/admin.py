@@ -196,12 +196,12 @@ class MqttConnectionAdmin(admin.ModelAdmin):
             control_connection(connection=connection, action=action, actor=request.user)
         return len(changed)
 
-    @admin.action(description="Enable (connect) the selected connections")
+    @admin.action(description="Enable (connect) the selected connections", permissions=["change"])
     def enable_connections(self, request: HttpRequest, queryset: QuerySet[MqttConnection]) -> None:
         count = self._control(request, queryset, Action.START)
         self.message_user(request, f"Enabled {count} connection(s).", messages.SUCCESS)
 
-    @admin.action(description="Disable (disconnect) the selected connections")
+    @admin.action(description="Disable (disconnect) the selected connections", permissions=["change"])
     def disable_connections(self, request: HttpRequest, queryset: QuerySet[MqttConnection]) -> None:
         count = self._control(request, queryset, Action.STOP)
         self.message_user(request, f"Disabled {count} connection(s).", messages.SUCCESS)

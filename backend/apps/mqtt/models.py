@@ -65,15 +65,16 @@ def heartbeat_state(
 ) -> HeartbeatState:
     """Late after 1.5 intervals; missing after the heartbeat timeout, or two intervals when the
     datalogger beats slower than that (so a 60 s datalogger is not 'missing' at 30 s). ``since``
-    (the last connection) starts the clock for a site that never sent a heartbeat."""
-    reference = last_heartbeat_at or since
-    if reference is None:
-        return HeartbeatState.UNKNOWN
-    age = (now - reference).total_seconds()
+    (when the current connection was made) starts the clock when no heartbeat came on it yet, so
+    a connection back after an outage is not called missing before it had a chance."""
+    if last_heartbeat_at is None or (since is not None and last_heartbeat_at < since):
+        if since is None:
+            return HeartbeatState.UNKNOWN
+        waited = (now - since).total_seconds()
+        return HeartbeatState.MISSING if waited > max(timeout, 2 * interval) else HeartbeatState.UNKNOWN
+    age = (now - last_heartbeat_at).total_seconds()
     if age > max(timeout, 2 * interval):
         return HeartbeatState.MISSING
-    if last_heartbeat_at is None:
-        return HeartbeatState.UNKNOWN
     if age > 1.5 * interval:
         return HeartbeatState.LATE
     return HeartbeatState.OK
@@ -329,6 +330,7 @@ class SensorDevice(KeepsObservedState):
         "total_messages",
         "reading_seq",
         "last_reading_ts",
+        "last_reading_at",
     )
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="sensors")
@@ -346,6 +348,9 @@ class SensorDevice(KeepsObservedState):
     # Readings stored so far; the next one goes to slot reading_seq % retention.
     reading_seq = models.BigIntegerField(default=0, editable=False)
     last_reading_ts = models.DateTimeField(null=True, blank=True, editable=False)
+    # When that newest reading arrived (server clock): how long a ts has stood still is measured
+    # from here, so a datalogger clock running slow or fast cannot make a sensor look stale.
+    last_reading_at = models.DateTimeField(null=True, blank=True, editable=False)
     uptime_percentage = models.FloatField(
         null=True,
         blank=True,

@@ -268,6 +268,7 @@ class _Device:
     __slots__ = (
         "id",
         "is_active",
+        "last_reading_at",
         "last_reading_ts",
         "last_seen_at",
         "misses",
@@ -290,6 +291,7 @@ class _Device:
             self.total,
             self.seq,
             self.last_reading_ts,
+            self.last_reading_at,
             self.last_seen_at,
             self.is_active,
         ) = row
@@ -306,12 +308,13 @@ _DEVICE_COLUMNS = (
     "total_messages",
     "reading_seq",
     "last_reading_ts",
+    "last_reading_at",
     "last_seen_at",
     "is_active",
 )
 
 
-_DEVICE_TIMESTAMPS = {"status_changed_at", "last_reading_ts", "last_seen_at"}
+_DEVICE_TIMESTAMPS = {"status_changed_at", "last_reading_ts", "last_reading_at", "last_seen_at"}
 
 
 def _load_devices(site_ids: Iterable[int]) -> dict[int, dict[str, _Device]]:
@@ -391,7 +394,11 @@ def _write_heartbeats(
             repeat = reading.ts_from_payload and device.last_reading_ts == ts_db
             if repeat:
                 repeated += 1
-                frozen_for = (now - reading.ts).total_seconds()
+                since = device.last_reading_at
+                # since is in the database's form (text on SQLite): parse only on this rare path.
+                if isinstance(since, str):
+                    since = dt.datetime.fromisoformat(since).replace(tzinfo=dt.UTC)
+                frozen_for = (now - since).total_seconds() if since is not None else 0.0
                 new_status = STALE if frozen_for > policy.stale_after else ONLINE
                 reason = (
                     f"ts has not advanced for {frozen_for:.0f} s" if new_status == STALE else "ts advancing"
@@ -401,6 +408,7 @@ def _write_heartbeats(
                 slot = device.seq % policy.retention
                 device.seq += 1
                 device.last_reading_ts = ts_db
+                device.last_reading_at = received_db
                 readings[(device.id, slot)] = _reading_row(
                     device.id, slot, reading, ts_db, received_db, json_dumps
                 )
@@ -458,6 +466,7 @@ def _write_heartbeats(
                         d.total,
                         d.seq,
                         d.last_reading_ts,
+                        d.last_reading_at,
                         now_db,
                         d.id,
                     )
@@ -629,6 +638,7 @@ def _update_devices() -> _BulkStatement:
         ("total_messages", "bigint"),
         ("reading_seq", "bigint"),
         ("last_reading_ts", "timestamptz"),
+        ("last_reading_at", "timestamptz"),
         ("updated_at", "timestamptz"),
     )
     every = (*columns, ("id", "bigint"))

@@ -9,9 +9,18 @@ from dataclasses import dataclass
 
 from django.db import connection as db
 from django.db import transaction
+from django.db.models import Count
 
 from apps.mqtt.models import ConnectionLog, HeartbeatState, MqttConnection, SensorDevice, heartbeat_state
-from apps.mqtt.services.ingest import INSERT_LOG_SQL, INSERT_STATUS_CHANGES, OFFLINE, ChangeSet, write_rows
+from apps.mqtt.services.ingest import (
+    INSERT_LOG_SQL,
+    INSERT_STATUS_CHANGES,
+    OFFLINE,
+    ONLINE,
+    STALE,
+    ChangeSet,
+    write_rows,
+)
 
 _CONNECTION_COLUMNS = (
     "id",
@@ -57,6 +66,8 @@ def sweep(*, now: dt.datetime, policy: LivenessPolicy) -> ChangeSet:
             expected,
             reported,
         ) in MqttConnection.objects.values_list(*_CONNECTION_COLUMNS):
+            if enabled and status != MqttConnection.Status.CONNECTED and stored == HeartbeatState.UNKNOWN:
+                continue  # (re)starting: no verdict before the connection is up
             if enabled:
                 interval = reported or float(expected)
                 connected_since = last_connected_at if status == MqttConnection.Status.CONNECTED else None
@@ -113,4 +124,20 @@ def sweep(*, now: dt.datetime, policy: LivenessPolicy) -> ChangeSet:
                     [(OFFLINE, adapt(now), adapt(now), row[0]) for row in transitions],
                 )
                 write_rows(cursor, INSERT_STATUS_CHANGES, transitions)
+        if sites_going_dark:
+            # The pages show counts: send them for the sites whose sensors just went offline.
+            counts_by_site = {
+                site_id: {"total": 0, ONLINE: 0, STALE: 0, OFFLINE: 0} for site_id in sites_going_dark
+            }
+            grouped = (
+                SensorDevice.objects.filter(site_id__in=list(sites_going_dark))
+                .values_list("site_id", "status")
+                .annotate(n=Count("id"))
+                .order_by()  # the model's ordering would join the GROUP BY
+            )
+            for site_id, status, count in grouped:
+                counts_by_site[site_id][status] += count
+                counts_by_site[site_id]["total"] += count
+            for site_id, counts in counts_by_site.items():
+                changes.site(site_id).sensor_counts = counts
     return changes

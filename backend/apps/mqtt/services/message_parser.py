@@ -146,6 +146,9 @@ class RejectReason(StrEnum):
     NOT_JSON = "not_json"
     NOT_AN_OBJECT = "not_an_object"  # also item-level: a sensor entry that is not an object
     UNKNOWN_FORMAT = "unknown_format"
+    # Set by the MQTT client, not the parser: a topic without the site's code as one of its levels
+    # (a wildcard subscription catching another site's traffic) is never filed under this site.
+    FOREIGN_TOPIC = "foreign_topic"
     # Never produced: a heartbeat whose sensors were all rejected is still a Heartbeat (the site is
     # alive); kept so that metric label sets written against it stay valid.
     NO_SENSORS = "no_sensors"

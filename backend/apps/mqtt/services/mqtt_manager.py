@@ -17,7 +17,7 @@ import random
 import ssl
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 import aiomqtt
@@ -54,7 +54,7 @@ class TlsConfig:
     ca_pem: str
     ca_path: str
     client_certificate_pem: str
-    client_key_pem: str
+    client_key_pem: str = field(repr=False)
     insecure: bool
 
 
@@ -70,7 +70,7 @@ class ConnectionConfig:
     port: int
     client_id: str
     username: str
-    password: str
+    password: str = field(repr=False)  # never in a traceback or a log line
     keepalive: int
     retry_attempts: int
     retry_delay: int
@@ -311,7 +311,17 @@ class ClientTask:
             tls_context=tls_context,
             tls_insecure=config.tls.insecure if config.tls else None,
         )
-        async with client:
+        try:
+            await client.__aenter__()
+        except asyncio.CancelledError:
+            # Cancelled while connecting (disabled, edited, deleted): aiomqtt cleans up only after
+            # its own errors, so close the half-open paho client or it keeps pinging the broker and
+            # holds the client id.
+            with contextlib.suppress(Exception):
+                client._client.disconnect()  # the paho client inside: no public handle for this
+            raise
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_exit(client.__aexit__)  # connected: leave as `async with` would
             for topic_filter, _kind in config.topics:
                 await client.subscribe(topic_filter, qos=self._qos)
             self.failures = 0
@@ -357,6 +367,12 @@ class ClientTask:
         received_at = self._clock()
         topic = message.topic.value
         payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+        if self.config.site_code not in topic.split("/"):
+            metrics.MESSAGES_RECEIVED.labels("rejected").inc()
+            detail = f"the topic does not contain the site code {self.config.site_code!r} as a level"
+            rejection = Rejection(reason=RejectReason.FOREIGN_TOPIC, detail=detail, sample="")
+            self._writer.submit(RejectedItem(self.config.site_id, topic, received_at, rejection))
+            return
         kind = MessageKind.AUTO
         for topic_filter, message_kind in self.config.topics:
             if message.topic.matches(topic_filter):
@@ -440,11 +456,12 @@ class MqttSupervisor:
         logger.info("MQTT supervisor started (reconcile every %.1f s)", self._reconcile_interval)
         try:
             while not self._stopping.is_set():
+                # Cleared before reading: a nudge that comes during the read triggers another turn.
+                self._nudged.clear()
                 try:
                     await self.reconcile()
                 except Exception:  # a database hiccup must not stop the worker; retry next turn
                     logger.exception("reconcile failed; retrying in %.0f s", self._reconcile_interval)
-                self._nudged.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._nudged.wait(), self._reconcile_interval)
         finally:

@@ -5,7 +5,6 @@ heartbeat row. `run_mqtt` runs it alone; the web server runs it in its loop in s
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import datetime as dt
 import logging
@@ -52,6 +51,7 @@ class MqttWorker:
             writer=self.writer, clock=clock, reconcile_interval=reconcile_interval
         )
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._outbox: asyncio.Queue[ChangeSet] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -60,6 +60,7 @@ class MqttWorker:
         self._tasks = [asyncio.create_task(self.supervisor.run(), name="mqtt-supervisor")]
         if self._layer is not None:
             self._tasks.append(asyncio.create_task(self._listen_for_nudges(), name="mqtt-control"))
+            self._tasks.append(asyncio.create_task(self._send_broadcasts(), name="mqtt-broadcast"))
         logger.info("MQTT worker %s started", self.worker_id)
 
     async def stop(self) -> None:
@@ -82,11 +83,20 @@ class MqttWorker:
     # ------------------------------------------------------------------ writer-thread hooks
 
     def _on_change(self, changes: ChangeSet) -> None:
-        # Called in the writer thread after the commit; the channel layer lives in the loop.
+        # Called in the writer thread after the commit; the channel layer lives in the loop. One
+        # queue and one sender keep the events in commit order (a newer state never overtaken).
         if self._layer is None or self._loop is None or self._loop.is_closed():
             return
-        future = asyncio.run_coroutine_threadsafe(broadcast(changes, self._layer), self._loop)
-        future.add_done_callback(_log_failure)
+        self._loop.call_soon_threadsafe(self._outbox.put_nowait, changes)
+
+    async def _send_broadcasts(self) -> None:
+        assert self._layer is not None
+        while True:
+            changes = await self._outbox.get()
+            try:
+                await broadcast(changes, self._layer)
+            except Exception:
+                logger.exception("broadcast failed")
 
     def _write_heartbeat(self, now: dt.datetime) -> None:
         WorkerHeartbeat.objects.update_or_create(
@@ -123,8 +133,3 @@ class MqttWorker:
             except Exception:
                 logger.exception("control channel failed; listening again in 5 s")
                 await asyncio.sleep(5)
-
-
-def _log_failure(future: concurrent.futures.Future[None]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        logger.error("broadcast failed: %r", future.exception())

@@ -25,6 +25,7 @@ from apps.mqtt.services.ingest import (
     HeartbeatItem,
     IngestItem,
     IngestPolicy,
+    RejectedItem,
     write_batch,
 )
 from apps.mqtt.services.liveness import LivenessPolicy, sweep
@@ -83,6 +84,11 @@ class IngestWriter:
                     return
                 self._latest_by_site[item.site_id] = len(self._pending)
                 self._pending_heartbeats += 1
+            elif isinstance(item, RejectedItem) and len(self._pending) >= self._max_pending:
+                # A flood of junk (or a long outage) must not grow the queue without bound;
+                # status events and sys_info are few and always kept.
+                metrics.DROPPED.labels("rejection_queue_full").inc()
+                return
             self._pending.append(item)
             metrics.QUEUE_DEPTH.set(len(self._pending))
             # Wake the writer at once: an idle system writes each heartbeat as it comes, and under
@@ -154,12 +160,6 @@ class IngestWriter:
             try:
                 if batch:
                     self._flush(batch)
-                if time.monotonic() - self._last_sweep >= self._sweep_interval:
-                    self._last_sweep = time.monotonic()
-                    now = self._clock()
-                    self._emit(sweep(now=now, policy=self._liveness_policy))
-                    if self._on_sweep is not None:
-                        self._on_sweep(now)
                 backoff = 0.5
             except (OperationalError, InterfaceError) as exc:
                 # The database is away: keep the batch and retry; nothing good is dropped.
@@ -181,8 +181,24 @@ class IngestWriter:
                 # A bug must not stop the thread: every later heartbeat would be lost unseen.
                 metrics.WRITE_ERRORS.labels("unexpected").inc()
                 logger.exception("writer step failed; going on")
+            self._sweep_when_due()
         connections.close_all()  # this thread's connections: none may outlive the writer
         logger.info("ingest writer stopped")
+
+    def _sweep_when_due(self) -> None:
+        """Apart from the flush: a sweep that fails must never send a written batch round again."""
+        if time.monotonic() - self._last_sweep < self._sweep_interval:
+            return
+        self._last_sweep = time.monotonic()
+        now = self._clock()
+        try:
+            self._emit(sweep(now=now, policy=self._liveness_policy))
+            if self._on_sweep is not None:
+                self._on_sweep(now)
+        except Exception:
+            metrics.WRITE_ERRORS.labels("sweep").inc()
+            logger.exception("liveness sweep failed; retrying at the next one")
+            close_old_connections()
 
     def _flush(self, batch: list[IngestItem]) -> None:
         started = time.perf_counter()
@@ -196,10 +212,12 @@ class IngestWriter:
             metrics.WRITE_ERRORS.labels("bisect").inc()
             logger.exception("batch of %d items failed; writing them one by one", len(batch))
             changes = ChangeSet()
-            for item in batch:
+            for index, item in enumerate(batch):
                 try:
                     changes.merge(write_batch([item], now=self._clock(), policy=self._ingest_policy))
                 except (OperationalError, InterfaceError):
+                    self._emit(changes)
+                    del batch[:index]  # what was written one by one is not sent round again
                     raise
                 except (DatabaseError, ValueError, TypeError, KeyError):
                     metrics.WRITE_ERRORS.labels("item_failed").inc()

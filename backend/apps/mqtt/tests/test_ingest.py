@@ -326,3 +326,15 @@ def test_flush_statement_count_is_the_same_for_1_and_20_heartbeats(make_connecti
     )
     assert len(counts) == 1, counts
     assert counts.pop() <= 8
+
+
+def test_stale_is_measured_on_the_server_clock_not_the_dataloggers(make_connection) -> None:
+    conn = make_connection()
+    slow_clock = T0 - dt.timedelta(minutes=5)  # the datalogger's clock runs 5 minutes behind
+    write_batch([beat(conn, ["S1"], T0, ts=slow_clock)], now=T0, policy=POLICY)
+    later = T0 + dt.timedelta(seconds=10)
+    write_batch([beat(conn, ["S1"], later, ts=slow_clock)], now=later, policy=POLICY)
+    assert SensorDevice.objects.get(device_name="S1").status == "online"  # frozen 10 s, not 5 min
+    much_later = T0 + dt.timedelta(seconds=31)
+    write_batch([beat(conn, ["S1"], much_later, ts=slow_clock)], now=much_later, policy=POLICY)
+    assert SensorDevice.objects.get(device_name="S1").status == "stale"

@@ -403,3 +403,27 @@ async def test_worker_records_its_own_heartbeat(make_connection, make_site, site
         )
     assert beat.pid == os.getpid()
     assert beat.is_alive(timezone.now())
+
+
+async def test_wildcard_subscription_never_files_another_sites_traffic_under_this_site(
+    make_connection, make_site, site_code, publisher: aiomqtt.Client
+) -> None:
+    conn = _connection(make_connection, make_site, site_code)
+    MqttTopic.objects.create(connection=conn, pattern="+/datalogger_o/heartbeat", message_type="heartbeat")
+    async with Worker():
+        await _connected(conn)
+        other = f"{site_code}OTHER"
+        await publisher.publish(
+            f"{other}/datalogger_o/heartbeat", _seed_heartbeat(["FOREIGN"], timezone.now())
+        )
+        await publisher.publish(
+            f"{site_code}/datalogger_o/heartbeat", _seed_heartbeat(["OWN"], timezone.now())
+        )
+        await eventually(
+            lambda: SensorDevice.objects.filter(site_id=conn.site_id, device_name="OWN").exists()
+        )
+        rejected = await eventually(
+            lambda: RejectedMessage.objects.filter(site_id=conn.site_id, reason="foreign_topic").first()
+        )
+    assert rejected.topic == f"{other}/datalogger_o/heartbeat"
+    assert not SensorDevice.objects.filter(device_name="FOREIGN").exists()

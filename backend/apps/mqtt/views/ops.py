@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Iterator
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from prometheus_client.registry import Collector
 
 from apps.mqtt.models import MqttConnection, SensorDevice, WorkerHeartbeat
 
+logger = logging.getLogger(__name__)
 WORKER_STALE_AFTER = 15.0  # seconds without a worker heartbeat before it counts as down
 
 
@@ -72,8 +74,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
         worker = WorkerHeartbeat.objects.order_by("-last_seen_at").first()
-    except DatabaseError as exc:
-        return JsonResponse({"status": "error", "database": f"unavailable: {exc}"}, status=503)
+    except DatabaseError:
+        logger.exception("health check: database unavailable")
+        return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
     alive = worker is not None and worker.is_alive(now, within=WORKER_STALE_AFTER)
     return JsonResponse(
         {
