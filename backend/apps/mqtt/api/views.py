@@ -24,6 +24,7 @@ from apps.mqtt.api.permissions import IsStaffForWrites
 from apps.mqtt.api.serializers import (
     ConnectionLogSerializer,
     ConnectionSerializer,
+    ConnectionSummarySerializer,
     SensorSerializer,
     SiteSerializer,
     SystemInfoSerializer,
@@ -143,6 +144,14 @@ class ConnectionViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self) -> QuerySet[MqttConnection]:
         return selectors.connections_visible_to(self.request.user)
+
+    def get_serializer_class(self) -> type[BaseSerializer[MqttConnection]]:
+        # Customers see their connections' state, not how they are configured (user names,
+        # certificates, topics): that is the operators' business.
+        user = getattr(self.request, "user", None)
+        if user is not None and user.is_authenticated and not user.is_staff:
+            return ConnectionSummarySerializer
+        return ConnectionSerializer
 
     def perform_create(self, serializer: BaseSerializer[MqttConnection]) -> None:
         serializer.save()

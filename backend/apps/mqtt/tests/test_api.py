@@ -462,16 +462,19 @@ def test_system_info_is_404_until_the_datalogger_sends_it(client_a: APIClient, t
 # ---------------------------------------------------------------- connections: reading
 
 
-def test_customer_users_read_their_connections_without_secrets(client_a: APIClient, tenant_a: Tenant) -> None:
+def test_customer_users_read_their_connections_state_not_their_configuration(
+    client_a: APIClient, tenant_a: Tenant
+) -> None:
     listed = client_a.get("/api/connections/").json()["results"]
     detail = client_a.get(f"/api/connections/{tenant_a.connection.pk}/").json()
 
     assert [row["id"] for row in listed] == [tenant_a.connection.pk]
     assert listed[0] == detail
-    assert detail["has_password"] is True
-    assert detail["has_client_key"] is False
-    assert detail["site_code"] == tenant_a.site.code
-    assert detail["client_id"] == f"dlmon_{tenant_a.site.pk}"
+    assert detail["status"] == tenant_a.connection.status
+    assert "enabled" in detail
+    assert "heartbeat_state" in detail
+    for private in ("username", "client_id", "topics", "client_certificate", "ca_cert_path", "tls_insecure"):
+        assert private not in detail
     for secret in ("password", "clear_password", "password_encrypted", "client_key", "client_key_encrypted"):
         assert secret not in detail
 
