@@ -45,7 +45,8 @@ def events_for(changes: ChangeSet) -> list[tuple[str, dict[str, Any]]]:
                     {
                         "type": "sensors.update",
                         "site_id": site.site_id,
-                        "sensors": [_jsonable(sensor) for sensor in site.sensors.values()],
+                        # Already JSON-ready (ingest builds them so): no per-field pass here.
+                        "sensors": list(site.sensors.values()),
                     },
                 )
             )

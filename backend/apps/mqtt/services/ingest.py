@@ -175,6 +175,20 @@ def _datetime_adapter() -> Callable[[dt.datetime | None], Any]:
     return adapt
 
 
+_iso_memo: dict[dt.datetime, str] = {}
+
+
+def _iso(moment: dt.datetime) -> str:
+    """ISO text of a reading's time; the sensors of a heartbeat share it, so it is memoised (the
+    memo is emptied when it grows, so it stays small)."""
+    text = _iso_memo.get(moment)
+    if text is None:
+        if len(_iso_memo) > 4096:
+            _iso_memo.clear()
+        text = _iso_memo[moment] = moment.isoformat()
+    return text
+
+
 # ---------------------------------------------------------------- the flush
 
 
@@ -380,7 +394,7 @@ def _write_heartbeats(
         site_devices = devices.get(item.site_id, {})
         received = item.received_at
         received_db = adapt(received)
-        last_seen = received if item.proves_alive else None
+        last_seen = received.isoformat() if item.proves_alive else None
         listed: set[str] = set()
         for reading in item.heartbeat.readings:
             device = site_devices[reading.device_name]
@@ -497,11 +511,15 @@ def _resume_missing_heartbeats(
     """A heartbeat from a site whose heartbeat was missing is a fact worth a log row."""
     if not connection_rows:
         return
-    missing = set(
-        MqttConnection.objects.filter(
-            pk__in=list(connection_rows), heartbeat_state=HeartbeatState.MISSING
-        ).values_list("pk", flat=True)
-    )
+    ids = list(connection_rows)
+    # Raw SQL: through the ORM this one small query cost an eighth of the worker's time (profile).
+    with db.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM mqtt_mqttconnection WHERE heartbeat_state = %s"
+            f" AND id IN ({', '.join(['%s'] * len(ids))})",
+            [HeartbeatState.MISSING.value, *ids],
+        )
+        missing = {row[0] for row in cursor.fetchall()}
     adapt = _datetime_adapter()
     for item in items:
         if item.connection_id in missing and item.proves_alive:
@@ -540,12 +558,13 @@ def _reading_row(
     )
 
 
-def _sensor_state(device: _Device, reading: SensorReading, last_seen: dt.datetime | None) -> dict[str, Any]:
+def _sensor_state(device: _Device, reading: SensorReading, last_seen: str | None) -> dict[str, Any]:
+    """A sensor as the real-time pages get it, ready for JSON (times as ISO 8601 text)."""
     state: dict[str, Any] = {
         "device_name": device.name,
         "status": device.status,
         "is_online": device.status == ONLINE,
-        "timestamp": reading.ts,
+        "timestamp": _iso(reading.ts),
         "last_seen_at": last_seen,
     }
     for name in READING_FIELDS:
