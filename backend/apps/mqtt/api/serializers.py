@@ -32,6 +32,7 @@ from apps.mqtt.models import (
 from apps.mqtt.selectors import visible_sites
 from apps.mqtt.services.connections import ensure_default_topics
 from apps.mqtt.services.control import Action, control_connection
+from apps.mqtt.services.ingest import READING_FIELDS
 from apps.mqtt.validators import validate_pem_private_key
 from apps.sites.models import Customer, Site
 
@@ -132,22 +133,7 @@ class SiteSerializer(ModelSerializer):
 class ReadingSerializer(ModelSerializer):
     class Meta:
         model = SensorData
-        fields = [
-            "timestamp",
-            "received_at",
-            "acc_x",
-            "acc_y",
-            "acc_z",
-            "incli_x",
-            "incli_y",
-            "mag_x",
-            "mag_y",
-            "mag_z",
-            "gyro_x",
-            "gyro_y",
-            "gyro_z",
-            "raw_data",
-        ]
+        fields = ["timestamp", "received_at", *READING_FIELDS, "raw_data"]
         read_only_fields = fields
 
 

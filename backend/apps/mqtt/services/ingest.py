@@ -24,26 +24,22 @@ from apps.mqtt.models import (
     MqttConnection,
     SensorDevice,
 )
-from apps.mqtt.services.message_parser import Heartbeat, ItemIssue, Rejection, SensorReading, SysInfo
+from apps.mqtt.services.message_parser import (
+    READING_COLUMNS,
+    Heartbeat,
+    ItemIssue,
+    Rejection,
+    SensorReading,
+    SysInfo,
+)
 
 ONLINE, STALE, OFFLINE = (
     SensorDevice.Status.ONLINE.value,
     SensorDevice.Status.STALE.value,
     SensorDevice.Status.OFFLINE.value,
 )
-READING_FIELDS = (
-    "acc_x",
-    "acc_y",
-    "acc_z",
-    "incli_x",
-    "incli_y",
-    "mag_x",
-    "mag_y",
-    "mag_z",
-    "gyro_x",
-    "gyro_y",
-    "gyro_z",
-)
+# The reading columns, in SensorReading's order (one definition: the parser's).
+READING_FIELDS = READING_COLUMNS
 _SAMPLE_CHARS = 500
 
 
