@@ -133,6 +133,33 @@ def test_reading_with_the_same_ts_is_a_repeat_counted_not_stored(make_connection
     assert sensor.status == "online"
 
 
+def test_repeat_is_recognised_for_a_ts_with_microseconds_and_an_offset(make_connection) -> None:
+    conn = make_connection()
+    ts = dt.datetime(2026, 11, 28, 11, 0, 0, 123457, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    write_batch([beat(conn, ["S1"], T0, ts=ts)], now=T0, policy=POLICY)
+    later = T0 + dt.timedelta(seconds=5)
+    write_batch([beat(conn, ["S1"], later, ts=ts)], now=later, policy=POLICY)
+    write_batch([beat(conn, ["S1"], later, ts=ts + dt.timedelta(microseconds=1))], now=later, policy=POLICY)
+
+    sensor = SensorDevice.objects.get(device_name="S1")
+    assert (sensor.reading_seq, sensor.last_reading_ts) == (2, ts + dt.timedelta(microseconds=1))
+
+
+def test_a_flush_keeps_the_stored_times_it_does_not_change(make_connection) -> None:
+    conn = make_connection()
+    write_batch([beat(conn, ["S1"], T0)], now=T0, policy=POLICY)
+    first = SensorDevice.objects.get(device_name="S1")
+    later = T0 + dt.timedelta(seconds=5)
+    item = beat(conn, ["S1"], later, ts=T0)  # a repeat in a retained message: nothing new
+    retained = HeartbeatItem(item.connection_id, item.site_id, later, item.heartbeat, item.topic, False)
+    write_batch([retained], now=later, policy=POLICY)
+
+    sensor = SensorDevice.objects.get(device_name="S1")
+    assert (sensor.status_changed_at, sensor.last_seen_at) == (first.status_changed_at, T0)
+    assert (sensor.last_reading_ts, sensor.last_reading_at) == (T0, T0)
+    assert sensor.updated_at == later
+
+
 def test_sensor_goes_stale_when_its_ts_stops_advancing_and_back_online_when_it_moves(make_connection) -> None:
     conn = make_connection()
     write_batch([beat(conn, ["S1"], T0)], now=T0, policy=POLICY)
