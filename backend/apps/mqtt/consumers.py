@@ -19,9 +19,21 @@ UNAUTHENTICATED = 4401
 FORBIDDEN = 4403
 
 
+# Group events (services/broadcast.py) carry their frame as ready JSON text and never touch the
+# database: they skip the close_old_connections that channels' dispatch runs in a worker thread
+# before every handler, a thread round trip per event per socket.
+_FORWARDED_EVENTS = frozenset({"sensors.update", "sensor.status", "site.update", "status.update"})
+
+
 class _JsonConsumer(AsyncJsonWebsocketConsumer):
     kind = ""
     group: str | None = None
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        if message["type"] in _FORWARDED_EVENTS:
+            await self.send(text_data=message["text"])
+        else:
+            await super().dispatch(message)
 
     @classmethod
     async def encode_json(cls, content: Any) -> str:
@@ -63,9 +75,6 @@ class StatusConsumer(_JsonConsumer):
         else:
             await self._join(STATUS_GROUP)
 
-    async def status_update(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "status_update", "data": event["data"]})
-
 
 class SiteConsumer(_JsonConsumer):
     kind = "site"
@@ -83,16 +92,3 @@ class SiteConsumer(_JsonConsumer):
         await self._join(site_group(site_id))
         snapshot = await database_sync_to_async(site_snapshot)(site_id)
         await self.send_json({"type": "snapshot", "data": snapshot})
-
-    async def sensors_update(self, event: dict[str, Any]) -> None:
-        await self.send_json(
-            {"type": "sensors_update", "site_id": event["site_id"], "sensors": event["sensors"]}
-        )
-
-    async def sensor_status(self, event: dict[str, Any]) -> None:
-        await self.send_json(
-            {"type": "sensor_status", "site_id": event["site_id"], "changes": event["changes"]}
-        )
-
-    async def site_update(self, event: dict[str, Any]) -> None:
-        await self.send_json({"type": "site_update", "data": event["data"]})

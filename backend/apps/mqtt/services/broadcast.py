@@ -7,9 +7,9 @@ worker: nudges after an operator's action).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
+import orjson
 from channels.layers import BaseChannelLayer, get_channel_layer
 
 from apps.mqtt.services.ingest import ChangeSet
@@ -22,47 +22,36 @@ def site_group(site_id: int) -> str:
     return f"mqtt_site_{site_id}"
 
 
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return value
-
-
-def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
-    return {key: _json_ready(value) for key, value in data.items()}
+def _event(kind: str, frame: dict[str, Any]) -> dict[str, Any]:
+    """A channel-layer event carrying its WebSocket frame as JSON text: serialised once here, not
+    once per receiving socket, and cheap for the layer to copy (in memory) or pack (Redis)."""
+    return {"type": kind, "text": orjson.dumps(frame).decode()}
 
 
 def events_for(changes: ChangeSet) -> list[tuple[str, dict[str, Any]]]:
-    """(group, message) pairs for a committed change set: one of each kind per site, never one per
-    sensor."""
+    """(group, event) pairs for a committed change set: one of each kind per site, never one per
+    sensor. Each event's ``text`` is the frame the sockets send as it is."""
     events: list[tuple[str, dict[str, Any]]] = []
     for site in changes.sites.values():
         group = site_group(site.site_id)
         if site.sensors:
-            events.append(
-                (
-                    group,
-                    {
-                        "type": "sensors.update",
-                        "site_id": site.site_id,
-                        # Already JSON-ready (ingest builds them so): no per-field pass here.
-                        "sensors": list(site.sensors.values()),
-                    },
-                )
-            )
+            # The sensor rows are JSON-ready already (ingest builds them so).
+            sensors = list(site.sensors.values())
+            frame = {"type": "sensors_update", "site_id": site.site_id, "sensors": sensors}
+            events.append((group, _event("sensors.update", frame)))
         if site.sensor_status:
-            events.append(
-                (group, {"type": "sensor.status", "site_id": site.site_id, "changes": site.sensor_status})
-            )
+            frame = {"type": "sensor_status", "site_id": site.site_id, "changes": site.sensor_status}
+            events.append((group, _event("sensor.status", frame)))
         if site.connection or site.system_info or site.sensor_counts:
-            data = {"site_id": site.site_id, **_jsonable(site.connection)}
+            data = {"site_id": site.site_id, **site.connection}  # orjson writes datetimes as ISO 8601
             if site.sensor_counts:
                 data["sensor_counts"] = site.sensor_counts
             if site.system_info:
                 data["system_info_updated"] = True
-            events.append((group, {"type": "site.update", "data": data}))
+            events.append((group, _event("site.update", {"type": "site_update", "data": data})))
             if site.connection or site.sensor_counts:
-                events.append((STATUS_GROUP, {"type": "status.update", "data": data}))
+                frame = {"type": "status_update", "data": data}
+                events.append((STATUS_GROUP, _event("status.update", frame)))
     return events
 
 
