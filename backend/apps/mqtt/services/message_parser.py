@@ -620,6 +620,32 @@ class _IssueList(list[ItemIssue]):
         return (*self, ItemIssue(RejectReason.TOO_MANY_ISSUES, None, None, detail))
 
 
+_PLANS: dict[tuple[str, ...], tuple[tuple[str, int], ...]] = {}
+# Key layouts remembered, and the most keys a remembered one may have: a flood of odd payloads
+# can cost the cache its contents, never more memory than this.
+_MAX_PLANS: Final = 1024
+_MAX_PLAN_KEYS: Final = 64
+
+
+def _plan(layout: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    """The (key, column) pairs to read for a sensor object with these keys: per column, the alias
+    of the lowest rank present, whatever the key order."""
+    chosen: dict[int, str] = {}
+    for key in layout:
+        column = _COLUMN_OF.get(key)
+        if column is None:
+            continue
+        previous = chosen.get(column)
+        if previous is None or _RANK_OF[key] < _RANK_OF[previous]:
+            chosen[column] = key
+    plan = tuple((key, column) for column, key in chosen.items())
+    if len(layout) <= _MAX_PLAN_KEYS:
+        if len(_PLANS) >= _MAX_PLANS:
+            _PLANS.clear()
+        _PLANS[layout] = plan
+    return plan
+
+
 class _HeartbeatBuilder:
     """Collects readings (last one per device wins) and issues for one heartbeat."""
 
@@ -634,19 +660,15 @@ class _HeartbeatBuilder:
 
     def add(self, name: str, item: dict[str, Any]) -> None:
         ctx = self.ctx
-        column_of = _COLUMN_OF.get
-        # One pass over the sensor's keys: a dict lookup maps a key to its column; when two aliases
-        # of one column are present, the lower rank wins whatever the key order.
         values: list[float | None] = [None] * 11
-        chosen: list[str | None] = [None] * 11
-        for key, value in item.items():
-            column = column_of(key)
-            if column is None:
-                continue
-            previous = chosen[column]
-            if previous is not None and _RANK_OF[previous] < _RANK_OF[key]:
-                continue
-            chosen[column] = key
+        # Which key fills which column depends only on the keys present: worked out once per key
+        # layout (a datalogger sends the same one every time), not once per sensor.
+        layout = tuple(item)
+        plan = _PLANS.get(layout)
+        if plan is None:
+            plan = _plan(layout)
+        for key, column in plan:
+            value = item[key]
             if type(value) is float and -_MAX_READING <= value <= _MAX_READING:
                 values[column] = value  # the common case, without a call
                 continue

@@ -306,6 +306,23 @@ def test_seed_alias_wins_over_an_unprefixed_one_whatever_the_key_order() -> None
         assert only(heartbeat({"sensors_last_data": [sensor]})).acc_x == 1.0
 
 
+def test_a_sensor_with_the_same_keys_in_another_layout_reads_its_own_values() -> None:
+    first = {"device_name": "A", "last_acc00": 1.0, "last_acc01": 2.0}
+    again = {"device_name": "B", "last_acc00": 5.0, "last_acc01": 6.0}
+    other = {"device_name": "C", "last_acc01": 8.0, "acc_x": 7.0}
+    readings = heartbeat({"sensors_last_data": [first, again, other]}).readings
+    assert [(r.acc_x, r.acc_y) for r in readings] == [(1.0, 2.0), (5.0, 6.0), (7.0, 8.0)]
+
+
+def test_sensors_with_ever_new_keys_never_grow_the_layout_cache_past_its_bound() -> None:
+    sensors = [{"device_name": f"S{i}", f"extra_{i}": 1, "last_acc00": float(i)} for i in range(3000)]
+    many_keys = {"device_name": "WIDE", "last_acc00": 1.0, **{f"k{i}": i for i in range(500)}}
+    result = heartbeat({"sensors_last_data": [*sensors, many_keys]})
+    assert [r.acc_x for r in result.readings[:3]] == [0.0, 1.0, 2.0]
+    assert len(message_parser._PLANS) <= message_parser._MAX_PLANS
+    assert all(len(layout) <= message_parser._MAX_PLAN_KEYS for layout in message_parser._PLANS)
+
+
 def test_raw_is_the_sensors_object_as_received_including_unknown_fields() -> None:
     sensor = seed_sensor(battery_v=3.6, firmware="x")
     reading = only(heartbeat({"sensors_last_data": [sensor]}))
