@@ -66,10 +66,23 @@ def calibration_ms() -> float:
 
 
 def busy() -> dict[str, Any]:
+    times = psutil.cpu_times()
     return {
         "load_average": [round(value, 2) for value in os.getloadavg()],
         "calibration_ms": round(calibration_ms(), 2),
+        # Cumulative CPU seconds, for the steal share between two samples (see steal_percent).
+        "cpu_seconds": round(sum(times), 2),
+        "steal_seconds": round(getattr(times, "steal", 0.0), 2),
     }
+
+
+def steal_percent(start: dict[str, Any], end: dict[str, Any]) -> float | None:
+    """The share of CPU time the hypervisor gave to other guests between two ``busy()`` samples: on
+    a shared virtual machine, the figures of a run with much steal are low for that reason."""
+    if "cpu_seconds" not in start or "cpu_seconds" not in end:
+        return None
+    total = end["cpu_seconds"] - start["cpu_seconds"]
+    return round(100 * (end["steal_seconds"] - start["steal_seconds"]) / total, 1) if total > 0 else None
 
 
 def describe(*, postgres: str | None, redis_url: str | None) -> dict[str, Any]:

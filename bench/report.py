@@ -7,6 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.machine import steal_percent
+
 # The targets of the performance issue (on this 2-core machine class).
 SQLITE_READINGS_PER_S = 40_000
 SEED_LOOP_RATIO = 100
@@ -139,6 +141,11 @@ def targets(results: dict[str, Any]) -> list[list[str]]:
 # ---------------------------------------------------------------- sections
 
 
+def _steal(busy: dict[str, Any]) -> str:
+    share = steal_percent(busy["start"], busy["end"])
+    return "not recorded" if share is None else f"{share} %"
+
+
 def machine_section(machine: dict[str, Any], busy: dict[str, Any]) -> list[str]:
     rows = [
         ["CPU", f"{machine['cpu_model']} ({machine['logical_cores']} logical cores)"],
@@ -153,7 +160,8 @@ def machine_section(machine: dict[str, Any], busy: dict[str, Any]) -> list[str]:
         [
             "Busy (start → end)",
             f"load average {busy['start']['load_average']} → {busy['end']['load_average']}; calibration loop "
-            f"{busy['start']['calibration_ms']} → {busy['end']['calibration_ms']} ms",
+            f"{busy['start']['calibration_ms']} → {busy['end']['calibration_ms']} ms;"
+            f" CPU steal during the run {_steal(busy)}",
         ],
     ]
     return ["## Machine", "", *_table(["", ""], rows), ""]

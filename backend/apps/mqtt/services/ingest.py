@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -29,7 +30,6 @@ from apps.mqtt.services.message_parser import (
     Heartbeat,
     ItemIssue,
     Rejection,
-    SensorReading,
     SysInfo,
 )
 
@@ -323,10 +323,11 @@ _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
 
 
-def _ts_key_function(adapt: Callable[[dt.datetime | None], Any]) -> Callable[[dt.datetime], Any]:
-    """The comparison key of a reading's ts, in the form ``_load_devices`` reads it."""
+def _ts_key_function() -> Callable[[dt.datetime], int] | None:
+    """The comparison key of a reading's ts, in the form ``_load_devices`` reads it; None when it
+    is the adapted value itself (SQLite's text)."""
     if db.vendor == "sqlite":
-        return adapt
+        return None
     memo: dict[dt.datetime, int] = {}
 
     def key(value: dt.datetime) -> int:
@@ -366,7 +367,7 @@ def _write_heartbeats(
     items: list[HeartbeatItem], *, now: dt.datetime, policy: IngestPolicy, changes: ChangeSet
 ) -> None:
     adapt = _datetime_adapter()
-    ts_key = _ts_key_function(adapt)
+    ts_key = _ts_key_function()
     site_ids = {item.site_id for item in items}
     devices = _load_devices(site_ids)
 
@@ -392,6 +393,7 @@ def _write_heartbeats(
     connection_rows: dict[int, tuple[Any, ...]] = {}
     resumed_logs: list[tuple[Any, ...]] = []
     json_value = json_column()
+    reading_values = _READING_VALUES
     stored = repeated = 0
 
     def transition(device: _Device, site: SiteChanges, new: str, reason: str, at: dt.datetime) -> None:
@@ -419,7 +421,8 @@ def _write_heartbeats(
                 device.total += 1
                 device.last_seen_at = received_db
             ts_db = adapt(reading.ts)
-            key = ts_key(reading.ts)
+            key = ts_db if ts_key is None else ts_key(reading.ts)
+            values = reading_values(reading)
             repeat = reading.ts_from_payload and device.ts_key == key
             if repeat:
                 repeated += 1
@@ -438,13 +441,26 @@ def _write_heartbeats(
                 device.ts_key, device.since = key, received
                 device.last_reading_ts = ts_db
                 device.last_reading_at = received_db
-                readings[(device.id, slot)] = _reading_row(
-                    device.id, slot, reading, ts_db, received_db, json_value
+                readings[(device.id, slot)] = (
+                    device.id,
+                    slot,
+                    ts_db,
+                    json_value(reading.raw),
+                    *values,
+                    received_db,
                 )
                 new_status, reason = ONLINE, "listed in heartbeat"
-            if item.proves_alive:
+            if item.proves_alive and device.status != new_status:
                 transition(device, site, new_status, reason, received)
-            site.sensors[device.name] = _sensor_state(device, reading, last_seen)
+            # The sensor as the real-time pages get it, ready for JSON (times as ISO 8601 text).
+            status = device.status
+            site.sensors[device.name] = dict(
+                zip(
+                    _SENSOR_STATE_KEYS,
+                    (device.name, status, status == ONLINE, _iso(reading.ts), last_seen, *values),
+                    strict=True,
+                )
+            )
         if not item.proves_alive:
             continue
         for device in site_devices.values():
@@ -571,46 +587,9 @@ def _write_readings(
         write_rows(cursor, _UPSERT_READINGS, inserts)
 
 
-def _reading_row(
-    device_id: int,
-    slot: int,
-    reading: SensorReading,
-    ts_db: Any,
-    received_db: Any,
-    json_value: Callable[[Any], Any],
-) -> tuple[Any, ...]:
-    return (
-        device_id,
-        slot,
-        ts_db,
-        json_value(reading.raw),
-        reading.acc_x,
-        reading.acc_y,
-        reading.acc_z,
-        reading.incli_x,
-        reading.incli_y,
-        reading.mag_x,
-        reading.mag_y,
-        reading.mag_z,
-        reading.gyro_x,
-        reading.gyro_y,
-        reading.gyro_z,
-        received_db,
-    )
-
-
-def _sensor_state(device: _Device, reading: SensorReading, last_seen: str | None) -> dict[str, Any]:
-    """A sensor as the real-time pages get it, ready for JSON (times as ISO 8601 text)."""
-    state: dict[str, Any] = {
-        "device_name": device.name,
-        "status": device.status,
-        "is_online": device.status == ONLINE,
-        "timestamp": _iso(reading.ts),
-        "last_seen_at": last_seen,
-    }
-    for name in READING_FIELDS:
-        state[name] = getattr(reading, name)
-    return state
+# The reading columns of a SensorReading in one call, and the keys of a sensor's real-time state.
+_READING_VALUES = attrgetter(*READING_FIELDS)
+_SENSOR_STATE_KEYS = ("device_name", "status", "is_online", "timestamp", "last_seen_at", *READING_FIELDS)
 
 
 @dataclass(frozen=True, slots=True)
