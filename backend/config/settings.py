@@ -221,6 +221,12 @@ def _mqtt_settings() -> dict[str, int]:
         raise ImproperlyConfigured(
             f"MQTT_MAX_RECONNECT_DELAY={max_reconnect} is below MQTT_RECONNECT_DELAY={reconnect}."
         )
+    sqlite = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3"
+    writers = env_int("MQTT_INGEST_WRITERS", 1 if sqlite else 2, minimum=1, maximum=16)
+    if sqlite and writers > 1:
+        raise ImproperlyConfigured(
+            f"MQTT_INGEST_WRITERS={writers} needs PostgreSQL: SQLite writes one transaction at a time."
+        )
     return {
         "HEARTBEAT_TIMEOUT": env_int("MQTT_HEARTBEAT_TIMEOUT", 30, minimum=1, maximum=86400),
         "MAX_CONSECUTIVE_MISSES": env_int("MQTT_MAX_CONSECUTIVE_MISSES", 3, minimum=1, maximum=1000),
@@ -234,6 +240,9 @@ def _mqtt_settings() -> dict[str, int]:
         "MAX_PAYLOAD_BYTES": env_int(
             "MQTT_MAX_PAYLOAD_BYTES", 1024 * 1024, minimum=1024, maximum=256 * 1024 * 1024
         ),
+        # Writer threads of the worker, each with its own database connection and its share of the
+        # sites (site id modulo the count): PostgreSQL runs their transactions side by side.
+        "INGEST_WRITERS": writers,
     }
 
 

@@ -46,13 +46,16 @@ def test_debug_defaults_give_sqlite_in_wal_mode_utc_and_the_seeds_mqtt_settings(
         "SENSOR_DATA_RETENTION": 3,
         "RECONCILE_INTERVAL": 5,
         "MAX_PAYLOAD_BYTES": 1048576,
+        "INGEST_WRITERS": 1,
     }
 
 
 def test_postgres_url_selects_postgresql(tmp_path: Path) -> None:
     result = _load(tmp_path, DEBUG="1", DATABASE_URL="postgres://u@db.example:5432/mon")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["db"] == "django.db.backends.postgresql"
+    loaded = json.loads(result.stdout)
+    assert loaded["db"] == "django.db.backends.postgresql"
+    assert loaded["mqtt"]["INGEST_WRITERS"] == 2  # PostgreSQL runs writers' transactions side by side
 
 
 @pytest.mark.parametrize(
@@ -76,6 +79,11 @@ def test_postgres_url_selects_postgresql(tmp_path: Path) -> None:
         ({"DEBUG": "1", "FIELD_ENCRYPTION_KEYS": "not-a-key"}, "FIELD_ENCRYPTION_KEYS is not a valid"),
         ({"DEBUG": "0", "SECRET_KEY": "x", "FIELD_ENCRYPTION_KEYS": "<unset>"}, "FIELD_ENCRYPTION_KEYS"),
         ({"DEBUG": "1", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL is not a valid log level"),
+        ({"DEBUG": "1", "MQTT_INGEST_WRITERS": "2"}, "MQTT_INGEST_WRITERS=2 needs PostgreSQL"),
+        (
+            {"DEBUG": "1", "DATABASE_URL": "postgres://u@db/x", "MQTT_INGEST_WRITERS": "0"},
+            "MQTT_INGEST_WRITERS=0 is too small",
+        ),
     ],
 )
 def test_bad_setting_fails_at_start_up_naming_the_variable(

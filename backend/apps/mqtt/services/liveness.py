@@ -46,8 +46,11 @@ class LivenessPolicy:
         return cls(heartbeat_timeout=float(settings.MQTT_SETTINGS["HEARTBEAT_TIMEOUT"]))
 
 
-def sweep(*, now: dt.datetime, policy: LivenessPolicy) -> ChangeSet:
-    """Compare every connection's heartbeat with the clock and write the state changes."""
+def sweep(*, now: dt.datetime, policy: LivenessPolicy, shard: tuple[int, int] = (0, 1)) -> ChangeSet:
+    """Compare every connection's heartbeat with the clock and write the state changes; with a
+    ``shard`` (index, count), only for the sites whose id modulo count is index (the writer that
+    owns their heartbeats)."""
+    index, count = shard
     changes = ChangeSet()
     adapt = db.ops.adapt_datetimefield_value
     state_rows: list[tuple[str, int]] = []
@@ -66,6 +69,8 @@ def sweep(*, now: dt.datetime, policy: LivenessPolicy) -> ChangeSet:
             expected,
             reported,
         ) in MqttConnection.objects.values_list(*_CONNECTION_COLUMNS):
+            if site_id % count != index:
+                continue
             if enabled and status != MqttConnection.Status.CONNECTED and stored == HeartbeatState.UNKNOWN:
                 continue  # (re)starting: no verdict before the connection is up
             if enabled:

@@ -37,7 +37,7 @@ from apps.mqtt.services.message_parser import (
     SysInfo,
     parse_message,
 )
-from apps.mqtt.services.writer import IngestWriter
+from apps.mqtt.services.writer import IngestSink
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ class ClientTask:
         self,
         config: ConnectionConfig,
         *,
-        writer: IngestWriter,
+        writer: IngestSink,
         clock: Callable[[], dt.datetime],
         qos: int,
         heartbeat_timeout: float,
@@ -422,7 +422,7 @@ class MqttSupervisor:
     def __init__(
         self,
         *,
-        writer: IngestWriter,
+        writer: IngestSink,
         clock: Callable[[], dt.datetime] = timezone.now,
         reconcile_interval: float | None = None,
         rng: random.Random | None = None,

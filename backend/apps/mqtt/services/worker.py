@@ -15,13 +15,14 @@ import uuid
 from collections.abc import Callable
 
 from channels.layers import BaseChannelLayer, get_channel_layer
+from django.conf import settings
 from django.utils import timezone
 
 from apps.mqtt.models import WorkerHeartbeat
 from apps.mqtt.services.broadcast import CONTROL_GROUP, broadcast
 from apps.mqtt.services.ingest import ChangeSet
 from apps.mqtt.services.mqtt_manager import MqttSupervisor
-from apps.mqtt.services.writer import IngestWriter
+from apps.mqtt.services.writer import ShardedWriter
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ class MqttWorker:
         self._layer = layer if layer is not None else get_channel_layer()
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._started_at = clock()
-        self.writer = IngestWriter(
+        self.writer = ShardedWriter(
+            settings.MQTT_SETTINGS["INGEST_WRITERS"],
             on_change=self._on_change,
             on_sweep=self._write_heartbeat,
             clock=clock,

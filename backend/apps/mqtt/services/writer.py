@@ -6,6 +6,10 @@ call happens here.
 The heartbeat queue is bounded: under overload a site's newer heartbeat supersedes its unwritten older
 one (counted in ``ingest_dropped_total``). Connection events and sys_info are few and never dropped.
 A database outage does not lose the queue: the batch is retried with backoff until it is written.
+
+``ShardedWriter`` runs several of them, each owning the sites whose id modulo their number is its
+own: a site's items stay in order in one writer, while PostgreSQL runs the writers' transactions
+side by side (on SQLite, which writes one transaction at a time, one writer is the default).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connections
 from django.utils import timezone
@@ -36,6 +41,12 @@ Clock = Callable[[], dt.datetime]
 ChangeHandler = Callable[[ChangeSet], None]
 
 
+class IngestSink(Protocol):
+    """Where the client tasks put what they receive: an IngestWriter or a ShardedWriter."""
+
+    def submit(self, item: IngestItem) -> None: ...
+
+
 class IngestWriter:
     def __init__(
         self,
@@ -49,6 +60,7 @@ class IngestWriter:
         max_batch: int = 100,
         max_pending_heartbeats: int = 10_000,
         sweep_interval: float = 2.0,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         self._on_change = on_change
         self._on_sweep = on_sweep
@@ -59,9 +71,11 @@ class IngestWriter:
         self._max_batch = max_batch
         self._max_pending = max_pending_heartbeats
         self._sweep_interval = sweep_interval
+        self._shard = shard  # (index, count): this writer sweeps the sites with id % count == index
         self._cond = threading.Condition()
         self._pending: list[IngestItem | None] = []  # None: a superseded heartbeat
         self._pending_heartbeats = 0
+        self._reported_depth = 0  # this writer's share of the queue-depth gauge
         self._latest_by_site: dict[int, int] = {}  # site id → index of its unwritten heartbeat
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -90,7 +104,7 @@ class IngestWriter:
                 metrics.DROPPED.labels("rejection_queue_full").inc()
                 return
             self._pending.append(item)
-            metrics.QUEUE_DEPTH.set(len(self._pending))
+            self._report_depth()
             # Wake the writer at once: an idle system writes each heartbeat as it comes, and under
             # load batches grow by themselves while a flush is running.
             self._cond.notify()
@@ -108,14 +122,22 @@ class IngestWriter:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        index, count = self._shard
+        name = "ingest-writer" if count == 1 else f"ingest-writer-{index}"
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 4.0) -> None:
         """Flush what is queued and stop; gives up after ``timeout`` seconds (logged)."""
+        self.request_stop()
+        self.join(timeout)
+
+    def request_stop(self) -> None:
         with self._cond:
             self._stopping = True
             self._cond.notify()
+
+    def join(self, timeout: float) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
@@ -139,13 +161,20 @@ class IngestWriter:
             self._pending = [*batch, *self._pending]
             self._reindex()
 
+    def _report_depth(self) -> None:
+        """Move the gauge by this writer's change, so it shows the sum over a ShardedWriter's writers
+        (caller holds the lock)."""
+        depth = len(self._pending)
+        metrics.QUEUE_DEPTH.inc(depth - self._reported_depth)
+        self._reported_depth = depth
+
     def _reindex(self) -> None:
         """Rebuild the per-site index of unwritten heartbeats (caller holds the lock)."""
         self._latest_by_site = {
             item.site_id: index for index, item in enumerate(self._pending) if isinstance(item, HeartbeatItem)
         }
         self._pending_heartbeats = sum(isinstance(item, HeartbeatItem) for item in self._pending)
-        metrics.QUEUE_DEPTH.set(len(self._pending))
+        self._report_depth()
 
     def _run(self) -> None:
         backoff = 0.5
@@ -192,7 +221,7 @@ class IngestWriter:
         self._last_sweep = time.monotonic()
         now = self._clock()
         try:
-            self._emit(sweep(now=now, policy=self._liveness_policy))
+            self._emit(sweep(now=now, policy=self._liveness_policy, shard=self._shard))
             if self._on_sweep is not None:
                 self._on_sweep(now)
         except Exception:
@@ -231,3 +260,46 @@ class IngestWriter:
                 self._on_change(changes)
             except Exception:
                 logger.exception("change handler failed")
+
+
+class ShardedWriter:
+    """``count`` writers, each owning the sites whose id modulo ``count`` is its index (its items and
+    its liveness sweep), behind the single writer's interface. ``on_sweep`` runs after the first
+    writer's sweeps only."""
+
+    def __init__(
+        self,
+        count: int,
+        *,
+        on_sweep: Callable[[dt.datetime], None] | None = None,
+        **options: Any,
+    ) -> None:
+        if count < 1:
+            raise ValueError("a ShardedWriter needs at least one writer")
+        self.writers = [
+            IngestWriter(shard=(index, count), on_sweep=on_sweep if index == 0 else None, **options)
+            for index in range(count)
+        ]
+
+    def submit(self, item: IngestItem) -> None:
+        self.writers[item.site_id % len(self.writers)].submit(item)
+
+    def request_sweep(self) -> None:
+        for writer in self.writers:
+            writer.request_sweep()
+
+    @property
+    def pending(self) -> int:
+        return sum(writer.pending for writer in self.writers)
+
+    def start(self) -> None:
+        for writer in self.writers:
+            writer.start()
+
+    def stop(self, timeout: float = 4.0) -> None:
+        """Stop every writer at once (each flushes what it holds), all within ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        for writer in self.writers:
+            writer.request_stop()
+        for writer in self.writers:
+            writer.join(max(0.0, deadline - time.monotonic()))

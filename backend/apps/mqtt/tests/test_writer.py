@@ -12,11 +12,11 @@ from django.db import IntegrityError, OperationalError
 from prometheus_client import Counter
 
 from apps.mqtt import metrics
-from apps.mqtt.models import SensorDevice
+from apps.mqtt.models import HeartbeatState, MqttConnection, SensorDevice
 from apps.mqtt.services import writer as writer_module
 from apps.mqtt.services.ingest import ChangeSet, HeartbeatItem, IngestItem, IngestPolicy
-from apps.mqtt.services.liveness import LivenessPolicy
-from apps.mqtt.services.writer import IngestWriter
+from apps.mqtt.services.liveness import LivenessPolicy, sweep
+from apps.mqtt.services.writer import IngestWriter, ShardedWriter
 from apps.mqtt.tests.test_ingest import T0, beat
 
 POLICIES = {"ingest_policy": IngestPolicy(), "liveness_policy": LivenessPolicy()}
@@ -146,3 +146,47 @@ def test_an_unexpected_error_does_not_stop_the_writer_thread(make_connection, mo
             time.sleep(0.02)
     finally:
         writer.stop(timeout=5)
+
+
+def test_sharded_writer_keeps_each_sites_items_in_order_in_one_writer() -> None:
+    sharded = ShardedWriter(3, **POLICIES)
+    for second in range(3):
+        for site_id in (1, 2, 3, 4):
+            sharded.submit(_fake_item(site_id, second))
+    taken = [[(item.site_id, item.received_at.second) for item in w._take()] for w in sharded.writers]
+    assert taken == [
+        [(3, 0), (3, 1), (3, 2)],
+        [(1, 0), (4, 0), (1, 1), (4, 1), (1, 2), (4, 2)],
+        [(2, 0), (2, 1), (2, 2)],
+    ]
+    assert sharded.pending == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_writer_of_a_sharded_writer_sweeps_only_its_own_sites(make_connection) -> None:
+    connections = [make_connection() for _ in range(4)]
+    MqttConnection.objects.filter(pk__in=[c.pk for c in connections]).update(
+        status=MqttConnection.Status.CONNECTED,
+        last_connected_at=T0,
+        last_heartbeat_at=T0,
+        heartbeat_state=HeartbeatState.OK,
+    )
+    late = T0 + dt.timedelta(minutes=10)
+    swept: dict[int, set[int]] = {}
+    for index in range(2):
+        changes = sweep(now=late, policy=LivenessPolicy(), shard=(index, 2))
+        swept[index] = set(changes.sites)
+    assert swept[0] == {c.site_id for c in connections if c.site_id % 2 == 0}
+    assert swept[1] == {c.site_id for c in connections if c.site_id % 2 == 1}
+    assert set(MqttConnection.objects.values_list("heartbeat_state", flat=True)) == {HeartbeatState.MISSING}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_stopping_a_sharded_writer_writes_what_every_writer_holds(make_connection) -> None:
+    conns = [make_connection() for _ in range(4)]
+    sharded = ShardedWriter(2, idle_wait=0.01, sweep_interval=3600, **POLICIES)
+    for conn in conns:
+        sharded.submit(beat(conn, ["S1"], T0))
+    sharded.start()
+    sharded.stop(timeout=10)
+    assert SensorDevice.objects.filter(site__in=[c.site for c in conns]).count() == 4
