@@ -4,6 +4,7 @@ not logged in, 4403 not allowed."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -14,6 +15,8 @@ from apps.mqtt import metrics
 from apps.mqtt.services.broadcast import STATUS_GROUP, site_group
 from apps.mqtt.snapshots import site_snapshot
 from apps.sites.selectors import can_view_site
+
+logger = logging.getLogger(__name__)
 
 UNAUTHENTICATED = 4401
 FORBIDDEN = 4403
@@ -31,7 +34,11 @@ class _JsonConsumer(AsyncJsonWebsocketConsumer):
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         if message["type"] in _FORWARDED_EVENTS:
-            await self.send(text_data=message["text"])
+            text = message.get("text")
+            if isinstance(text, str):
+                await self.send(text_data=text)
+            else:  # e.g. from a worker of another version: skipped, the socket stays open
+                logger.warning("skipped a %s event without its frame", message["type"])
         else:
             await super().dispatch(message)
 

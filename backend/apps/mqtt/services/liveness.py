@@ -140,9 +140,9 @@ def sweep(*, now: dt.datetime, policy: LivenessPolicy, shard: tuple[int, int] = 
                 .annotate(n=Count("id"))
                 .order_by()  # the model's ordering would join the GROUP BY
             )
-            for site_id, status, count in grouped:
-                counts_by_site[site_id][status] += count
-                counts_by_site[site_id]["total"] += count
+            for site_id, status, sensors in grouped:
+                counts_by_site[site_id][status] += sensors
+                counts_by_site[site_id]["total"] += sensors
             for site_id, counts in counts_by_site.items():
                 changes.site(site_id).sensor_counts = counts
     return changes

@@ -87,7 +87,8 @@ Guarantees for the writer
     Every SensorReading.ts is aware UTC (``tzinfo is UTC``); every float is finite or None; ``raw``
     (readings and sys_info) is orjson-serialisable and safe for PostgreSQL jsonb: NaN/Infinity and
     integers beyond 64 bits become null, NUL characters and lone surrogates are replaced, nesting too
-    deep to serialise is cut. In the common case ``raw`` is the parsed object itself (no copy).
+    deep to serialise (even two levels down, inside the writer's rows document) is cut. In the
+    common case ``raw`` is the parsed object itself (no copy).
     ``Rejection.sample`` has no NUL characters. ``ItemIssue.field`` is always one of this module's
     known field names (payload keys such as "last_acc00" or "system.memory.total_gb"), so it is safe
     as a metric label; device names in issues are validated names or None.
@@ -501,12 +502,18 @@ class _Context:
         """``value`` made storable, when this message needs it."""
         if not self.nul:
             try:  # at C speed: orjson writes NaN/Infinity as null
-                cleaned: dict[str, Any] = orjson.loads(orjson.dumps(value))
+                cleaned: dict[str, Any] = orjson.loads(orjson.dumps(_embedded(value)))[0][0]
                 return cleaned
             except orjson.JSONEncodeError:  # lone surrogates or deep nesting: the slow way
                 pass
         result: dict[str, Any] = _clean(value)
         return result
+
+
+def _embedded(value: Any) -> list[list[Any]]:
+    """``value`` as the writer embeds it: PostgreSQL gets a flush's rows as one JSON array of arrays,
+    so a raw object must still serialise two levels deeper than in the payload."""
+    return [[value]]
 
 
 def _parse_ts(value: Any, ctx: _Context) -> datetime | _Invalid | None:
@@ -621,10 +628,11 @@ class _IssueList(list[ItemIssue]):
 
 
 _PLANS: dict[tuple[str, ...], tuple[tuple[str, int], ...]] = {}
-# Key layouts remembered, and the most keys a remembered one may have: a flood of odd payloads
-# can cost the cache its contents, never more memory than this.
+# Key layouts remembered, and the most keys (and characters of keys) a remembered one may have: a
+# flood of odd payloads can cost the cache its contents, never more memory than this (~2 MiB).
 _MAX_PLANS: Final = 1024
 _MAX_PLAN_KEYS: Final = 64
+_MAX_PLAN_KEY_CHARS: Final = 2048
 
 
 def _plan(layout: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
@@ -639,7 +647,7 @@ def _plan(layout: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
         if previous is None or _RANK_OF[key] < _RANK_OF[previous]:
             chosen[column] = key
     plan = tuple((key, column) for column, key in chosen.items())
-    if len(layout) <= _MAX_PLAN_KEYS:
+    if len(layout) <= _MAX_PLAN_KEYS and sum(map(len, layout)) <= _MAX_PLAN_KEY_CHARS:
         if len(_PLANS) >= _MAX_PLANS:
             _PLANS.clear()
         _PLANS[layout] = plan
@@ -1077,7 +1085,7 @@ def _parse(
         )
     if not clean:
         try:  # only nesting deeper than orjson can write fails here; cheap next to the parse
-            orjson.dumps(obj)
+            orjson.dumps(_embedded(obj))
         except orjson.JSONEncodeError:
             clean = True
     ctx = _Context(received_at, site_tz, clean=clean, nul=nul)

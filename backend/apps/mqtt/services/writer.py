@@ -211,6 +211,9 @@ class IngestWriter:
                 metrics.WRITE_ERRORS.labels("unexpected").inc()
                 logger.exception("writer step failed; going on")
             self._sweep_when_due()
+        with self._cond:  # what is left unwritten (logged above) leaves the gauge with the thread
+            metrics.QUEUE_DEPTH.inc(-self._reported_depth)
+            self._reported_depth = 0
         connections.close_all()  # this thread's connections: none may outlive the writer
         logger.info("ingest writer stopped")
 

@@ -6,12 +6,14 @@ import time
 
 import aiomqtt
 import pytest
+from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser, User
 from django.utils import timezone
 
 from apps.mqtt.routing import websocket_urlpatterns
+from apps.mqtt.services.broadcast import site_group
 from apps.mqtt.services.connections import ensure_default_topics
 from apps.mqtt.tests.conftest import Worker
 from apps.mqtt.tests.test_worker import _connected, _seed_heartbeat
@@ -64,6 +66,19 @@ async def test_site_socket_sends_a_snapshot_on_connect(customer_site) -> None:
     assert data["connection"]["status"] == "disconnected"
     assert data["sensors"] == []
     assert data["sensor_counts"]["total"] == 0
+
+
+async def test_an_event_without_its_frame_is_skipped_and_the_socket_stays_open(customer_site) -> None:
+    conn, member = customer_site
+    socket = _socket(f"/ws/mqtt/site/{conn.site_id}/", member)
+    await socket.connect()
+    assert (await socket.receive_json_from(timeout=5))["type"] == "snapshot"
+    layer = get_channel_layer()
+    group = site_group(conn.site_id)
+    await layer.group_send(group, {"type": "sensors.update", "site_id": conn.site_id, "sensors": []})
+    await layer.group_send(group, {"type": "site.update", "text": '{"type": "site_update", "data": {}}'})
+    assert await socket.receive_json_from(timeout=5) == {"type": "site_update", "data": {}}
+    await socket.disconnect()
 
 
 async def test_unauthenticated_socket_is_closed_with_4401(customer_site) -> None:

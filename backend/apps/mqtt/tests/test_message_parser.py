@@ -579,6 +579,20 @@ def test_deeply_nested_junk_in_a_sensor_is_cut_from_raw() -> None:
     orjson.dumps(reading.raw)
 
 
+@pytest.mark.parametrize("levels", range(248, 258))
+def test_raw_still_serialises_two_levels_down_as_the_writer_embeds_it(levels: int) -> None:
+    # Around orjson's nesting limit, in the legacy format (devices one level below the top).
+    text = '{"A": {"acc_x": 1, "debug": ' + "[" * levels + "]" * levels + "}}"
+    reading = only(heartbeat(text.encode()))
+    assert (reading.device_name, reading.acc_x) == ("A", 1.0)
+    orjson.dumps([[reading.raw]])  # the writer's rows document for PostgreSQL
+
+
+def test_a_bad_value_under_an_alias_that_loses_is_not_an_issue() -> None:
+    result = heartbeat({"sensors_last_data": [{"device_name": "A", "acc_x": "junk", "last_acc00": 1.5}]})
+    assert (only(result).acc_x, result.issues) == (1.5, ())
+
+
 # --- device names ---------------------------------------------------------------------------------
 
 
