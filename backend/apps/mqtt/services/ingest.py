@@ -442,12 +442,12 @@ def _write_heartbeats(
                 device.last_reading_ts = ts_db
                 device.last_reading_at = received_db
                 readings[(device.id, slot)] = (
-                    device.id,
-                    slot,
                     ts_db,
                     json_value(reading.raw),
                     *values,
                     received_db,
+                    device.id,
+                    slot,
                 )
                 new_status, reason = ONLINE, "listed in heartbeat"
             if item.proves_alive and device.status != new_status:
@@ -577,12 +577,12 @@ def _write_readings(
     """Overwrite the filled slots, insert into the others. A slot the ring's sequence says is
     filled but is not (retention raised, rows deleted by hand) is found by the row count and
     written by the upsert, so no reading is lost; that costs one more statement, never one per row."""
-    updates = [row[2:] + row[:2] for key, row in readings.items() if key in filled]
+    updates = [row for key, row in readings.items() if key in filled]
     inserts = [row for key, row in readings.items() if key not in filled]
     if updates:
         write_rows(cursor, _UPDATE_READINGS, updates)
         if cursor.rowcount != len(updates):
-            inserts += [row[-2:] + row[:-2] for row in updates]
+            inserts += updates
     if inserts:
         write_rows(cursor, _UPSERT_READINGS, inserts)
 
@@ -638,19 +638,19 @@ def _insert(table: str, columns: tuple[tuple[str, str], ...], suffix: str = "") 
     )
 
 
-_READING_COLUMNS = (
-    ("sensor_device_id", "bigint"),
-    ("slot", "smallint"),
+# A ring row: the values, then the slot's key, so the upsert and the UPDATE take the same tuple.
+_READING_VALUE_COLUMNS = (
     ("timestamp", "timestamptz"),
     ("raw_data", "jsonb"),
     *((name, "float8") for name in READING_FIELDS),
     ("received_at", "timestamptz"),
 )
+_READING_KEY_COLUMNS = (("sensor_device_id", "bigint"), ("slot", "smallint"))
 _UPSERT_READINGS = _insert(
     "mqtt_sensordata",
-    _READING_COLUMNS,
+    (*_READING_VALUE_COLUMNS, *_READING_KEY_COLUMNS),
     "ON CONFLICT (sensor_device_id, slot) DO UPDATE SET "
-    + ", ".join(f"{name} = excluded.{name}" for name, _ in _READING_COLUMNS[2:]),
+    + ", ".join(f"{name} = excluded.{name}" for name, _ in _READING_VALUE_COLUMNS),
 )
 _REGISTER_DEVICES = _insert(
     "mqtt_sensordevice",
@@ -730,11 +730,7 @@ _UPDATE_DEVICE_STATUS = _update(
 )
 # A slot that holds a reading already (all of them once a sensor has sent 3) is overwritten with a
 # plain UPDATE: a fifth cheaper than the upsert on SQLite.
-_UPDATE_READINGS = _update(
-    "mqtt_sensordata",
-    _READING_COLUMNS[2:],
-    _READING_COLUMNS[:2],
-)
+_UPDATE_READINGS = _update("mqtt_sensordata", _READING_VALUE_COLUMNS, _READING_KEY_COLUMNS)
 
 INSERT_LOG_SQL = (
     "INSERT INTO mqtt_connectionlog (mqtt_connection_id, event_type, message, timestamp)"
