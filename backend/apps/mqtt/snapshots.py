@@ -7,11 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Prefetch
 from django.utils import timezone
 
 from apps.mqtt.models import MqttConnection, SensorData, SensorDevice, SystemInfo
-from apps.mqtt.services.ingest import READING_FIELDS
+from apps.mqtt.sensor_shape import iso as _iso
+from apps.mqtt.sensor_shape import sensor_state_of
 from apps.sites.models import Site
 
 _CONNECTION_FIELDS = (
@@ -23,36 +25,12 @@ _CONNECTION_FIELDS = (
     "status_changed_at",
     "connection_errors",
     "error_message",
+    "reported_heartbeat_interval",
 )
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _reading(reading: SensorData) -> dict[str, Any]:
-    data: dict[str, Any] = {"timestamp": _iso(reading.timestamp), "received_at": _iso(reading.received_at)}
-    for name in READING_FIELDS:
-        data[name] = getattr(reading, name)
-    return data
-
-
-def sensor_state(sensor: SensorDevice) -> dict[str, Any]:
-    readings = [_reading(reading) for reading in sensor.readings.all()]  # prefetched, newest first
-    return {
-        "device_name": sensor.device_name,
-        "device_type": sensor.device_type,
-        "status": sensor.status,
-        "is_online": sensor.is_online,
-        "is_active": sensor.is_active,
-        "last_seen_at": _iso(sensor.last_seen_at),
-        "consecutive_misses": sensor.consecutive_misses,
-        "total_messages": sensor.total_messages,
-        "readings": readings,
-    }
-
-
 def site_snapshot(site_id: int) -> dict[str, Any]:
+    mqtt = settings.MQTT_SETTINGS
     site = Site.objects.get(pk=site_id)
     connection = MqttConnection.objects.filter(site_id=site_id).first()
     sensors = list(
@@ -76,7 +54,8 @@ def site_snapshot(site_id: int) -> dict[str, Any]:
             },
             "heartbeat_interval": connection.heartbeat_interval,
         },
-        "sensors": [sensor_state(sensor) for sensor in sensors],
+        # prefetched, newest first
+        "sensors": [sensor_state_of(sensor, sensor.readings.all()) for sensor in sensors],
         "sensor_counts": counts,
         "system_info": None
         if info is None
@@ -95,4 +74,8 @@ def site_snapshot(site_id: int) -> dict[str, Any]:
             "received_at": _iso(info.received_at),
         },
         "server_time": _iso(timezone.now()),
+        # What the page needs to tick "stale" and "missing" by itself between events.
+        "stale_after_seconds": mqtt["HEARTBEAT_TIMEOUT"],
+        "heartbeat_timeout_seconds": mqtt["HEARTBEAT_TIMEOUT"],
+        "retention": mqtt["SENSOR_DATA_RETENTION"],
     }

@@ -1,8 +1,8 @@
 """Serializers of the REST API.
 
-Read shapes follow the WebSocket events where they overlap (a sensor's ``device_name``, ``status``,
-``is_online``, ``last_seen_at`` and reading fields; a site's ``sensor_counts`` with total / online /
-stale / offline), so a client can load a snapshot here and merge the live deltas into it.
+A sensor has one shape everywhere (apps/mqtt/sensor_shape.py: this API, the site snapshot and the
+live deltas), and a site's ``sensor_counts`` (total / online / stale / offline) are the keys of the
+live events, so a client can load a snapshot here and merge the live deltas into it.
 
 Connections are validated by the model's own ``full_clean()`` (field validators and the cross-field
 rules in ``MqttConnection.clean()``), so the API and the admin give the same messages. Secrets are
@@ -30,9 +30,9 @@ from apps.mqtt.models import (
     SystemInfo,
 )
 from apps.mqtt.selectors import visible_sites
+from apps.mqtt.sensor_shape import READING_KEYS, SENSOR_KEYS, sensor_state_of
 from apps.mqtt.services.connections import ensure_default_topics
 from apps.mqtt.services.control import Action, control_connection
-from apps.mqtt.services.ingest import READING_FIELDS
 from apps.mqtt.validators import validate_pem_private_key
 from apps.sites.models import Customer, Site
 
@@ -133,14 +133,17 @@ class SiteSerializer(ModelSerializer):
 class ReadingSerializer(ModelSerializer):
     class Meta:
         model = SensorData
-        fields = ["timestamp", "received_at", *READING_FIELDS, "raw_data"]
+        fields = list(READING_KEYS)
         read_only_fields = fields
 
 
 class SensorSerializer(ModelSerializer):
+    """The one sensor shape (apps/mqtt/sensor_shape.py), which the site snapshot and the live
+    ``sensors_update`` events use too. The fields below describe it for the schema; the
+    representation itself is built by ``sensor_state_of``."""
+
     is_online = serializers.BooleanField(read_only=True)
     readings = ReadingSerializer(
-        source="latest",
         many=True,
         read_only=True,
         help_text="The last readings (at most 3), newest first.",
@@ -148,23 +151,12 @@ class SensorSerializer(ModelSerializer):
 
     class Meta:
         model = SensorDevice
-        fields = [
-            "id",
-            "site",
-            "device_name",
-            "device_type",
-            "is_active",
-            "status",
-            "is_online",
-            "status_changed_at",
-            "last_seen_at",
-            "last_reading_ts",
-            "consecutive_misses",
-            "total_messages",
-            "uptime_percentage",
-            "readings",
-        ]
+        fields = list(SENSOR_KEYS)
         read_only_fields = fields
+
+    def to_representation(self, instance: SensorDevice) -> dict[str, Any]:
+        # ``latest``: the retained readings, newest first, prefetched by selectors.sensors_of_site.
+        return sensor_state_of(instance, instance.latest)  # type: ignore[attr-defined]
 
 
 class SystemInfoSerializer(ModelSerializer):

@@ -20,11 +20,13 @@ from django.db import transaction
 
 from apps.mqtt import metrics
 from apps.mqtt.models import (
+    READING_RING_SIZE,
     ConnectionLog,
     HeartbeatState,
     MqttConnection,
     SensorDevice,
 )
+from apps.mqtt.sensor_shape import merge_sensor_states, reading_state, sensor_state
 from apps.mqtt.services.message_parser import (
     READING_COLUMNS,
     Heartbeat,
@@ -38,8 +40,6 @@ ONLINE, STALE, OFFLINE = (
     SensorDevice.Status.STALE.value,
     SensorDevice.Status.OFFLINE.value,
 )
-# The reading columns, in SensorReading's order (one definition: the parser's).
-READING_FIELDS = READING_COLUMNS
 _SAMPLE_CHARS = 500
 
 
@@ -100,7 +100,8 @@ class SiteChanges:
     """What one flush changed at one site: the seam for the real-time broadcast."""
 
     site_id: int
-    sensors: dict[str, dict[str, Any]] = field(default_factory=dict)  # device name → sensor state
+    # device name → the sensor in the shape of apps/mqtt/sensor_shape.py, with this flush's readings
+    sensors: dict[str, dict[str, Any]] = field(default_factory=dict)
     sensor_status: list[dict[str, Any]] = field(default_factory=list)  # transitions, in order
     connection: dict[str, Any] = field(default_factory=dict)  # changed connection fields
     system_info: bool = False
@@ -120,7 +121,11 @@ class ChangeSet:
     def merge(self, other: ChangeSet) -> None:
         for site_id, theirs in other.sites.items():
             mine = self.site(site_id)
-            mine.sensors.update(theirs.sensors)
+            for name, sensor in theirs.sensors.items():
+                held = mine.sensors.get(name)
+                mine.sensors[name] = (
+                    sensor if held is None else merge_sensor_states(held, sensor, READING_RING_SIZE)
+                )
             mine.sensor_status.extend(theirs.sensor_status)
             mine.connection.update(theirs.connection)
             mine.system_info = mine.system_info or theirs.system_info
@@ -279,11 +284,14 @@ class _Device:
     status change is written apart, from the flush's transitions."""
 
     __slots__ = (
+        "changed_iso",
         "id",
         "is_active",
         "last_reading_at",
+        "last_reading_iso",
         "last_reading_ts",
         "last_seen_at",
+        "last_seen_iso",
         "misses",
         "name",
         "seq",
@@ -292,6 +300,7 @@ class _Device:
         "total",
         "touched",
         "ts_key",
+        "type",
     )
 
     def __init__(self, row: tuple[Any, ...]) -> None:
@@ -306,6 +315,11 @@ class _Device:
             self.ts_key,
             self.since,
             self.is_active,
+            self.type,
+            # The stored times as ISO text (made by the database), for the real-time sensor shape.
+            self.changed_iso,
+            self.last_seen_iso,
+            self.last_reading_iso,
         ) = row
         self.last_seen_at = self.last_reading_ts = self.last_reading_at = None
         self.touched = False
@@ -318,6 +332,11 @@ _DEVICE_SELECT = {
     "sqlite": "CAST(last_reading_ts AS TEXT), CAST(last_reading_at AS TEXT)",
     "postgresql": "(extract(epoch FROM last_reading_ts) * 1000000)::int8,"
     " extract(epoch FROM last_reading_at)::float8",
+}
+# Stored times as ISO 8601 text in UTC, written by the database: cheaper than parsing them in Python.
+_ISO_TEXT = {
+    "sqlite": "replace(CAST({0} AS TEXT), ' ', 'T') || '+00:00'",
+    "postgresql": "to_char({0} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')",
 }
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MICROSECOND = dt.timedelta(microseconds=1)
@@ -348,13 +367,20 @@ def _as_datetime(value: dt.datetime | str | float) -> dt.datetime:
     return dt.datetime.fromtimestamp(value, dt.UTC)
 
 
+def _iso_columns() -> str:
+    iso_text = _ISO_TEXT[db.vendor]
+    return ", ".join(
+        iso_text.format(column) for column in ("status_changed_at", "last_seen_at", "last_reading_at")
+    )
+
+
 def _load_devices(site_ids: Iterable[int]) -> dict[int, dict[str, _Device]]:
     ids = list(site_ids)
     by_site: dict[int, dict[str, _Device]] = {}
     with db.cursor() as cursor:
         cursor.execute(
             "SELECT id, site_id, device_name, status, consecutive_misses, total_messages, reading_seq, "
-            f"{_DEVICE_SELECT[db.vendor]}, is_active FROM mqtt_sensordevice"
+            f"{_DEVICE_SELECT[db.vendor]}, is_active, device_type, {_iso_columns()} FROM mqtt_sensordevice"
             f" WHERE site_id IN ({', '.join(['%s'] * len(ids))})",
             ids,
         )
@@ -400,8 +426,9 @@ def _write_heartbeats(
         if device.status == new:
             return
         transitions.append((device.id, device.status, new, reason, adapt(at)))
+        device.changed_iso = at_iso = at.isoformat()
         site.sensor_status.append(
-            {"device_name": device.name, "old": device.status, "new": new, "reason": reason}
+            {"device_name": device.name, "old": device.status, "new": new, "reason": reason, "at": at_iso}
         )
         device.status, device.touched = new, True
 
@@ -410,7 +437,7 @@ def _write_heartbeats(
         site_devices = devices.get(item.site_id, {})
         received = item.received_at
         received_db = adapt(received)
-        last_seen = received.isoformat() if item.proves_alive else None
+        received_iso = received.isoformat()
         listed: set[str] = set()
         for reading in item.heartbeat.readings:
             device = site_devices[reading.device_name]
@@ -420,10 +447,12 @@ def _write_heartbeats(
                 device.misses = 0
                 device.total += 1
                 device.last_seen_at = received_db
+                device.last_seen_iso = received_iso
             ts_db = adapt(reading.ts)
             key = ts_db if ts_key is None else ts_key(reading.ts)
             values = reading_values(reading)
             repeat = reading.ts_from_payload and device.ts_key == key
+            new_readings: list[dict[str, Any]] = []
             if repeat:
                 repeated += 1
                 since = device.since
@@ -441,6 +470,8 @@ def _write_heartbeats(
                 device.ts_key, device.since = key, received
                 device.last_reading_ts = ts_db
                 device.last_reading_at = received_db
+                device.last_reading_iso = received_iso
+                new_readings.append(reading_state(_iso(reading.ts), received_iso, values))
                 readings[(device.id, slot)] = (
                     ts_db,
                     json_value(reading.raw),
@@ -452,14 +483,23 @@ def _write_heartbeats(
                 new_status, reason = ONLINE, "listed in heartbeat"
             if item.proves_alive and device.status != new_status:
                 transition(device, site, new_status, reason, received)
-            # The sensor as the real-time pages get it, ready for JSON (times as ISO 8601 text).
-            status = device.status
-            site.sensors[device.name] = dict(
-                zip(
-                    _SENSOR_STATE_KEYS,
-                    (device.name, status, status == ONLINE, _iso(reading.ts), last_seen, *values),
-                    strict=True,
-                )
+            # The sensor as the real-time pages get it (apps/mqtt/sensor_shape.py), ready for JSON.
+            state = sensor_state(
+                id=device.id,
+                device_name=device.name,
+                device_type=device.type,
+                is_active=device.is_active,
+                status=device.status,
+                status_changed_at=device.changed_iso,
+                last_seen_at=device.last_seen_iso,
+                last_reading_at=device.last_reading_iso,
+                consecutive_misses=device.misses,
+                total_messages=device.total,
+                readings=new_readings,
+            )
+            held = site.sensors.get(device.name)  # an earlier heartbeat of the site in this batch
+            site.sensors[device.name] = (
+                state if held is None else merge_sensor_states(held, state, policy.retention)
             )
         if not item.proves_alive:
             continue
@@ -480,11 +520,12 @@ def _write_heartbeats(
             HeartbeatState.OK.value,
             item.connection_id,
         )
-        site.connection.update({"last_heartbeat_at": received, "heartbeat_state": HeartbeatState.OK.value})
+        # heartbeat_state travels only when it changes (_resume_heartbeats): not on every heartbeat.
+        site.connection["last_heartbeat_at"] = received
         if interval is not None:
             site.connection["reported_heartbeat_interval"] = interval
 
-    _resume_missing_heartbeats(connection_rows, items, resumed_logs, changes)
+    _resume_heartbeats(connection_rows, items, resumed_logs, changes)
     for site_id, site_devices in devices.items():
         counts = dict.fromkeys((ONLINE, STALE, OFFLINE), 0)
         for device in site_devices.values():
@@ -538,28 +579,33 @@ def _write_heartbeats(
     metrics.READINGS_REPEATED.inc(repeated)
 
 
-def _resume_missing_heartbeats(
+def _resume_heartbeats(
     connection_rows: dict[int, tuple[Any, ...]],
     items: list[HeartbeatItem],
     logs: list[tuple[Any, ...]],
     changes: ChangeSet,
 ) -> None:
-    """A heartbeat from a site whose heartbeat was missing is a fact worth a log row."""
+    """A heartbeat makes the state ``ok``: the change is broadcast for the connections that were not
+    (so the pages hear of it once, not on every heartbeat), and a heartbeat from a site whose
+    heartbeat was missing is a fact worth a log row."""
     if not connection_rows:
         return
     ids = list(connection_rows)
     # Raw SQL: through the ORM this one small query cost an eighth of the worker's time (profile).
     with db.cursor() as cursor:
         cursor.execute(
-            f"SELECT id FROM mqtt_mqttconnection WHERE heartbeat_state = %s"
+            f"SELECT id, heartbeat_state FROM mqtt_mqttconnection WHERE heartbeat_state <> %s"
             f" AND id IN ({', '.join(['%s'] * len(ids))})",
-            [HeartbeatState.MISSING.value, *ids],
+            [HeartbeatState.OK.value, *ids],
         )
-        missing = {row[0] for row in cursor.fetchall()}
+        previous = dict(cursor.fetchall())
     adapt = _datetime_adapter()
     for item in items:
-        if item.connection_id in missing and item.proves_alive:
-            missing.discard(item.connection_id)
+        state = previous.pop(item.connection_id, None) if item.proves_alive else None
+        if state is None:
+            continue
+        changes.site(item.site_id).connection["heartbeat_state"] = HeartbeatState.OK.value
+        if state == HeartbeatState.MISSING.value:
             logs.append(
                 (
                     item.connection_id,
@@ -568,7 +614,6 @@ def _resume_missing_heartbeats(
                     adapt(item.received_at),
                 )
             )
-            changes.site(item.site_id).connection["heartbeat_state"] = HeartbeatState.OK.value
 
 
 def _write_readings(
@@ -587,9 +632,8 @@ def _write_readings(
         write_rows(cursor, _UPSERT_READINGS, inserts)
 
 
-# The reading columns of a SensorReading in one call, and the keys of a sensor's real-time state.
-_READING_VALUES = attrgetter(*READING_FIELDS)
-_SENSOR_STATE_KEYS = ("device_name", "status", "is_online", "timestamp", "last_seen_at", *READING_FIELDS)
+# The reading columns of a SensorReading in one call.
+_READING_VALUES = attrgetter(*READING_COLUMNS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -642,7 +686,7 @@ def _insert(table: str, columns: tuple[tuple[str, str], ...], suffix: str = "") 
 _READING_VALUE_COLUMNS = (
     ("timestamp", "timestamptz"),
     ("raw_data", "jsonb"),
-    *((name, "float8") for name in READING_FIELDS),
+    *((name, "float8") for name in READING_COLUMNS),
     ("received_at", "timestamptz"),
 )
 _READING_KEY_COLUMNS = (("sensor_device_id", "bigint"), ("slot", "smallint"))

@@ -109,13 +109,16 @@ def sweep(*, now: dt.datetime, policy: LivenessPolicy, shard: tuple[int, int] = 
         transitions = []
         if sites_going_dark:
             sensors = SensorDevice.objects.filter(site_id__in=list(sites_going_dark)).exclude(status=OFFLINE)
+            at = now.isoformat()
             for sensor_id, site_id, name, old in sensors.values_list(
                 "id", "site_id", "device_name", "status"
             ):
                 reason = sites_going_dark[site_id]
                 transitions.append((sensor_id, old, OFFLINE, reason, adapt(now)))
                 site = changes.site(site_id)
-                site.sensor_status.append({"device_name": name, "old": old, "new": OFFLINE, "reason": reason})
+                site.sensor_status.append(
+                    {"device_name": name, "old": old, "new": OFFLINE, "reason": reason, "at": at}
+                )
         with db.cursor() as cursor:
             cursor.executemany(
                 "UPDATE mqtt_mqttconnection SET heartbeat_state = %s WHERE id = %s", state_rows

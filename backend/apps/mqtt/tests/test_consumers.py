@@ -145,7 +145,7 @@ async def test_published_heartbeat_reaches_the_site_socket_as_one_sensors_update
     assert len(updates) == 1  # one event per site per flush, never one per sensor
     assert len(updates[0]["sensors"]) == 100
     assert {s["device_name"] for s in updates[0]["sensors"]} == set(devices)
-    assert updates[0]["sensors"][0]["acc_z"] == 0.98
+    assert updates[0]["sensors"][0]["readings"][0]["acc_z"] == 0.98
     status = [m for m in received if m["type"] == "sensor_status"]
     assert len(status) == 1
     assert len(status[0]["changes"]) == 100  # all came online, in one event

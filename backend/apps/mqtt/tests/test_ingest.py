@@ -96,7 +96,8 @@ def test_heartbeat_registers_devices_and_stores_readings(make_connection) -> Non
     assert conn.heartbeat_state == "ok"
     site = changes.sites[conn.site_id]
     assert set(site.sensors) == {"MNA00542", "MNA00543"}
-    assert site.sensors["MNA00542"]["acc_z"] == 0.98
+    [new_reading] = site.sensors["MNA00542"]["readings"]
+    assert new_reading["acc_z"] == 0.98
 
 
 def test_ring_keeps_the_last_three_readings_per_sensor(make_connection) -> None:
@@ -193,7 +194,13 @@ def test_sensor_goes_offline_after_3_missed_heartbeats(make_connection) -> None:
     assert (change.old_status, change.new_status, change.timestamp) == ("online", "offline", at)
     assert "missing from 3 heartbeats" in change.reason
     assert changes.sites[conn.site_id].sensor_status == [
-        {"device_name": "S2", "old": "online", "new": "offline", "reason": change.reason}
+        {
+            "device_name": "S2",
+            "old": "online",
+            "new": "offline",
+            "reason": change.reason,
+            "at": at.isoformat(),
+        }
     ]
     assert SensorDevice.objects.get(device_name="S1").status == "online"
 
