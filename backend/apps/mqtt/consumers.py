@@ -1,6 +1,6 @@
-"""WebSocket consumers. Staff watch every connection on ``/ws/mqtt/status/``; anyone who may see a
-site watches it on ``/ws/mqtt/site/<id>/`` (a snapshot on connect, then deltas). Close codes: 4401
-not logged in, 4403 not allowed."""
+"""WebSocket consumers. ``/ws/mqtt/status/``: every connection change of the sites the user may see
+(staff: all of them); ``/ws/mqtt/site/<id>/``: one site, for whoever may see it (a snapshot on
+connect, then deltas). Close codes: 4401 not logged in, 4403 not allowed."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from apps.mqtt import metrics
 from apps.mqtt.services.broadcast import STATUS_GROUP, site_group
 from apps.mqtt.snapshots import site_snapshot
-from apps.sites.selectors import can_view_site
+from apps.sites.selectors import can_view_site, sites_visible_to
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +31,13 @@ _FORWARDED_EVENTS = frozenset({"sensors.update", "sensor.status", "site.update",
 class _JsonConsumer(AsyncJsonWebsocketConsumer):
     kind = ""
     group: str | None = None
+    # The sites whose events this socket forwards; None: all (staff).
+    visible_sites: frozenset[int] | None = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         if message["type"] in _FORWARDED_EVENTS:
+            if self.visible_sites is not None and message.get("site_id") not in self.visible_sites:
+                return
             text = message.get("text")
             if isinstance(text, str):
                 await self.send(text_data=text)
@@ -71,16 +75,23 @@ class _JsonConsumer(AsyncJsonWebsocketConsumer):
 
 
 class StatusConsumer(_JsonConsumer):
+    """Staff get every site's changes; anyone else those of the sites visible to them when the socket
+    opened (a site granted later shows after the page's next reconnect)."""
+
     kind = "status"
 
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self._refuse(UNAUTHENTICATED)
-        elif not user.is_staff:
-            await self._refuse(FORBIDDEN)
-        else:
-            await self._join(STATUS_GROUP)
+            return
+        if not user.is_staff:
+            self.visible_sites = await database_sync_to_async(_visible_site_ids)(user)
+        await self._join(STATUS_GROUP)
+
+
+def _visible_site_ids(user: Any) -> frozenset[int]:
+    return frozenset(sites_visible_to(user).values_list("pk", flat=True))
 
 
 class SiteConsumer(_JsonConsumer):

@@ -13,7 +13,7 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.utils import timezone
 
 from apps.mqtt.routing import websocket_urlpatterns
-from apps.mqtt.services.broadcast import site_group
+from apps.mqtt.services.broadcast import STATUS_GROUP, site_group
 from apps.mqtt.services.connections import ensure_default_topics
 from apps.mqtt.tests.conftest import Worker
 from apps.mqtt.tests.test_worker import _connected, _seed_heartbeat
@@ -92,7 +92,27 @@ async def test_user_without_access_to_the_site_is_closed_with_4403(customer_site
     other = make_site(customer=Customer.objects.create(name="Other customer"))
     assert await _closed_with(_socket(f"/ws/mqtt/site/{other.pk}/", member)) == 4403
     assert await _closed_with(_socket("/ws/mqtt/site/999999/", member)) == 4403
-    assert await _closed_with(_socket("/ws/mqtt/status/", member)) == 4403  # staff only
+
+
+async def test_a_customer_status_socket_forwards_only_their_own_sites_changes(
+    customer_site, make_site
+) -> None:
+    conn, member = customer_site
+    other = make_site(customer=Customer.objects.create(name="Other customer"))
+    socket = _socket("/ws/mqtt/status/", member)
+    connected, _ = await socket.connect()
+    assert connected
+    layer = get_channel_layer()
+    for site_id in (other.pk, conn.site_id):
+        frame = f'{{"type": "status_update", "data": {{"site_id": {site_id}}}}}'
+        await layer.group_send(STATUS_GROUP, {"type": "status.update", "text": frame, "site_id": site_id})
+    # The other customer's change was skipped: the first frame to arrive is the member's own.
+    assert await socket.receive_json_from(timeout=5) == {
+        "type": "status_update",
+        "data": {"site_id": conn.site_id},
+    }
+    assert await socket.receive_nothing(timeout=0.2)
+    await socket.disconnect()
 
 
 async def test_session_cookie_authenticates_through_the_full_asgi_stack(customer_site, client) -> None:
