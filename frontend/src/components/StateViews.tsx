@@ -1,0 +1,35 @@
+import type { ReactNode } from "react";
+
+export function LoadingBlock({ label = "Loading…", lines = 3 }: { label?: string; lines?: number }) {
+  return (
+    <div className="skeleton-block" role="status" aria-live="polite">
+      <span className="visually-hidden">{label}</span>
+      {Array.from({ length: lines }, (_, i) => (
+        <div key={i} className="skeleton-line" aria-hidden="true" />
+      ))}
+    </div>
+  );
+}
+
+export function ErrorState({ title = "Something went wrong", message, onRetry }: { title?: string; message?: string | null; onRetry?: () => void }) {
+  return (
+    <div className="state state--error" role="alert">
+      <h2>{title}</h2>
+      {message && <p>{message}</p>}
+      {onRetry && (
+        <button type="button" className="btn" onClick={onRetry}>
+          Retry
+        </button>
+      )}
+    </div>
+  );
+}
+
+export function EmptyState({ title, children }: { title: string; children?: ReactNode }) {
+  return (
+    <div className="state state--empty">
+      <h2>{title}</h2>
+      {children}
+    </div>
+  );
+}

@@ -1,0 +1,210 @@
+// The backend contract, as the API and the sockets send it. Times are ISO 8601 strings or null.
+
+export type ConnectionStatus = "disconnected" | "connecting" | "connected" | "error" | "disabled";
+export type HeartbeatState = "unknown" | "ok" | "late" | "missing";
+export type SensorStatus = "online" | "stale" | "offline";
+export type LogLevel = "ok" | "warn" | "bad" | "action" | "info";
+
+export interface SensorCounts {
+  total: number;
+  online: number;
+  stale: number;
+  offline: number;
+}
+
+export interface Me {
+  id: number;
+  username: string;
+  display_name: string;
+  is_staff: boolean;
+  can_control: boolean;
+  server_time: string;
+  stale_after_seconds: number;
+  heartbeat_timeout_seconds: number;
+}
+
+export interface Connection {
+  id: number;
+  enabled: boolean;
+  status: ConnectionStatus;
+  status_changed_at: string | null;
+  heartbeat_state: HeartbeatState;
+  last_heartbeat_at: string | null;
+  last_connected_at: string | null;
+  connection_errors: number;
+  error_message: string;
+  broker_host?: string;
+  broker_port?: number;
+  ssl_enabled?: boolean;
+  heartbeat_interval?: number | null;
+  reported_heartbeat_interval?: number | null;
+}
+
+export interface Site {
+  id: number;
+  name: string;
+  code: string;
+  customer: { id: number; name: string } | null;
+  time_zone: string;
+  is_active: boolean;
+  connection: Connection | null;
+  sensor_counts: SensorCounts;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Paginated<T> {
+  count: number;
+  next: string | null;
+  previous: string | null;
+  results: T[];
+}
+
+export interface SystemInfo {
+  hostname: string | null;
+  firmware_version: string | null;
+  ip_address: string | null;
+  uptime_seconds: number | null;
+  cpu_load: number | null;
+  temperature_c: number | null;
+  memory_total_bytes: number | null;
+  memory_free_bytes: number | null;
+  disk_total_bytes: number | null;
+  disk_free_bytes: number | null;
+  reported_at: string | null;
+  received_at: string | null;
+}
+
+export interface LogEvent {
+  id: number;
+  connection: number | null;
+  site: number | null;
+  site_code: string;
+  site_name?: string;
+  event_type: string;
+  event: string;
+  level: LogLevel;
+  message: string;
+  timestamp: string;
+  actor: string | null;
+}
+
+export interface Reading {
+  timestamp: string;
+  received_at: string | null;
+  acc_x: number | null;
+  acc_y: number | null;
+  acc_z: number | null;
+  incli_x: number | null;
+  incli_y: number | null;
+  mag_x: number | null;
+  mag_y: number | null;
+  mag_z: number | null;
+  gyro_x: number | null;
+  gyro_y: number | null;
+  gyro_z: number | null;
+}
+
+export interface Sensor {
+  id: number;
+  device_name: string;
+  device_type: string;
+  status: SensorStatus;
+  is_online: boolean;
+  is_active: boolean;
+  status_changed_at: string | null;
+  last_seen_at: string | null;
+  last_reading_at: string | null;
+  consecutive_misses: number;
+  total_messages: number;
+  readings: Reading[];
+}
+
+export interface SiteRef {
+  id: number;
+  name: string;
+  code: string;
+  time_zone: string;
+}
+
+export interface SiteSnapshot {
+  site: SiteRef;
+  connection: Connection | null;
+  sensors: Sensor[];
+  sensor_counts: SensorCounts;
+  system_info: SystemInfo | null;
+  server_time: string;
+  stale_after_seconds: number;
+  heartbeat_timeout_seconds: number;
+  retention: number;
+}
+
+/** The changed connection fields of a status_update / site_update frame. */
+export type ConnectionDelta = Partial<
+  Pick<
+    Connection,
+    | "status"
+    | "status_changed_at"
+    | "last_connected_at"
+    | "connection_errors"
+    | "error_message"
+    | "last_heartbeat_at"
+    | "heartbeat_state"
+    | "reported_heartbeat_interval"
+    | "enabled"
+  >
+> & { site_id: number; sensor_counts?: Partial<SensorCounts>; system_info_updated?: boolean };
+
+export interface SensorStatusChange {
+  device_name: string;
+  old: SensorStatus;
+  new: SensorStatus;
+  reason: string;
+  at: string | null;
+}
+
+export type SiteFrame =
+  | { type: "snapshot"; data: SiteSnapshot }
+  | { type: "sensors_update"; site_id: number; sensors: Sensor[] }
+  | { type: "sensor_status"; site_id: number; changes: SensorStatusChange[] }
+  | { type: "site_update"; data: ConnectionDelta }
+  | { type: "pong" };
+
+export type StatusFrame = { type: "status_update"; data: ConnectionDelta } | { type: "pong" };
+
+export interface OpsConnection {
+  id: number;
+  site_id: number;
+  site_name: string;
+  site_code: string;
+  broker: string;
+  tls: boolean;
+  enabled: boolean;
+  status: ConnectionStatus;
+  status_changed_at: string | null;
+  last_connected_at: string | null;
+  last_heartbeat_at: string | null;
+  heartbeat_state: HeartbeatState;
+  connection_errors: number;
+  error_message: string;
+  sensor_counts: SensorCounts;
+}
+
+export interface Worker {
+  alive: boolean;
+  last_seen_at: string | null;
+  started_at: string | null;
+  hostname: string;
+  pid: number;
+  connections: number;
+  alive_workers: number;
+  stale_after: number;
+}
+
+export interface OpsState {
+  server_time: string;
+  totals: { connections: number; active: number; sensors: number; online_sensors: number };
+  connections: OpsConnection[];
+  logs: LogEvent[];
+  worker: Worker | null;
+}
