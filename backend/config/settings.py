@@ -150,7 +150,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Sites, their MQTT connections, sensors with their last readings, connection logs and "
     "system information of structural-monitoring dataloggers. Every endpoint shows only the sites the "
     "user may see; writes and start/stop/restart are for staff. Authenticate with a session or with "
-    "'Authorization: Token <key>'.",
+    "the header `Authorization: Token YOUR-KEY`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Separate request and response components, so write-only secrets appear in requests only.

@@ -32,6 +32,11 @@ _EVENT_LEVELS = {
 }
 
 
+def event_level(event_type: str) -> str:
+    """ok / warn / bad / action / info: how much an operator should notice a log event."""
+    return _EVENT_LEVELS.get(event_type, "info")
+
+
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -91,7 +96,7 @@ def _log_event(log: ConnectionLog) -> dict[str, Any]:
         "site_code": connection.site.code,
         "event_type": log.event_type,
         "event": log.get_event_type_display(),
-        "level": _EVENT_LEVELS.get(log.event_type, "info"),
+        "level": event_level(log.event_type),
         "message": log.message,
         "actor": log.actor.get_username() if log.actor is not None else None,
     }

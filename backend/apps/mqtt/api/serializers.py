@@ -13,7 +13,7 @@ responses say only ``has_password`` / ``has_client_key``.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Literal
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -21,6 +21,7 @@ from django.db import models, transaction
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
+from apps.mqtt.dashboard_selectors import event_level
 from apps.mqtt.models import (
     ConnectionLog,
     MqttConnection,
@@ -194,11 +195,29 @@ class ConnectionLogSerializer(ModelSerializer):
         allow_null=True,
         help_text="The user who caused the event (operator actions), else null.",
     )
+    event = serializers.CharField(
+        source="get_event_type_display", read_only=True, help_text="The event's label."
+    )
+    level = serializers.SerializerMethodField(help_text="How much it matters: ok, warn, bad, action or info.")
 
     class Meta:
         model = ConnectionLog
-        fields = ["id", "timestamp", "event_type", "message", "site", "site_code", "connection", "actor"]
+        fields = [
+            "id",
+            "timestamp",
+            "event_type",
+            "event",
+            "level",
+            "message",
+            "site",
+            "site_code",
+            "connection",
+            "actor",
+        ]
         read_only_fields = fields
+
+    def get_level(self, log: ConnectionLog) -> Literal["ok", "warn", "bad", "action", "info"]:
+        return event_level(log.event_type)  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------- connections

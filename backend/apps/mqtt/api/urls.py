@@ -1,4 +1,5 @@
-"""/api/ routes; the OpenAPI schema at /api/schema/, Swagger UI at /api/docs/, ReDoc at /api/redoc/."""
+"""/api/ routes, listed at /api/ itself; the OpenAPI schema at /api/schema/, Swagger UI at /api/docs/,
+ReDoc at /api/redoc/."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from apps.mqtt.api import views
+from apps.mqtt.api import session, views
 
 app_name = "api"
 
@@ -16,6 +17,9 @@ router.register("connections", views.ConnectionViewSet, basename="connection")
 router.register("logs", views.ConnectionLogViewSet, basename="log")
 
 urlpatterns = [
+    path("", session.ApiRootView.as_view(), name="root"),
+    path("me/", session.MeView.as_view(), name="me"),
+    path("ops/", session.OpsStateView.as_view(), name="ops"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),

@@ -12,6 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.response import Response
 from rest_framework.test import APIClient
@@ -148,6 +149,8 @@ LIST_ROUTES = [
 # Writes without an object; a customer's user may not create anything, for any site.
 CREATE_ROUTES = [("post", "/api/connections/")]
 DOC_ROUTES = {("get", "/api/schema/"), ("get", "/api/docs/"), ("get", "/api/redoc/")}
+# Not about one site: the signed-in user, and the staff-only operations view (tests below).
+SESSION_ROUTES = {("get", "/api/me/"), ("get", "/api/ops/")}
 
 
 def _fill(value: Any, tenant: Tenant) -> Any:
@@ -174,6 +177,7 @@ def test_the_isolation_tables_cover_every_api_route(staff_api: APIClient) -> Non
     covered = {_route_key(method, path) for method, path, _ in OBJECT_ROUTES}
     covered |= {_route_key("get", path) for path in LIST_ROUTES}
     covered |= {_route_key(method, path) for method, path in CREATE_ROUTES}
+    covered |= SESSION_ROUTES
     assert operations == covered, "a new API route needs a row in the isolation tables"
     for method, path in DOC_ROUTES:
         assert getattr(staff_api, method)(path).status_code == 200
@@ -960,3 +964,47 @@ def test_the_browsable_api_never_renders_secrets(staff_api: APIClient, tenant_a:
     assert 'name="password"' in html, "the edit form is there"
     assert SECRET not in html
     assert tenant_a.connection.password_encrypted not in html
+
+
+def test_me_describes_the_signed_in_user_with_the_server_clock(client_a: APIClient, tenant_a: Tenant) -> None:
+    body = client_a.get("/api/me/").json()
+
+    assert body["username"] == tenant_a.user.username
+    assert (body["is_staff"], body["can_control"]) == (False, False)
+    assert body["stale_after_seconds"] == 30
+    assert abs(dt.datetime.fromisoformat(body["server_time"]) - timezone.now()) < dt.timedelta(seconds=5)
+
+
+def test_me_without_a_login_is_401(db: None) -> None:
+    assert APIClient().get("/api/me/").status_code == 401
+
+
+def test_staff_with_the_change_permission_may_control(staff_api: APIClient) -> None:
+    assert staff_api.get("/api/me/").json()["can_control"] is True
+
+
+def test_the_operations_state_is_for_staff_only(
+    client_a: APIClient, staff_api: APIClient, tenant_a: Tenant
+) -> None:
+    assert client_a.get("/api/ops/").status_code == 403
+    body = staff_api.get("/api/ops/").json()
+    assert {row["site_code"] for row in body["connections"]} >= {tenant_a.site.code}
+    assert set(body) == {"server_time", "totals", "connections", "logs", "worker"}
+
+
+def test_log_rows_carry_their_label_and_level(client_a: APIClient, tenant_a: Tenant) -> None:
+    [row] = client_a.get("/api/logs/").json()["results"]
+    assert (row["event_type"], row["event"], row["level"]) == ("connected", "Connected", "ok")
+
+
+def test_the_api_root_lists_the_routes(db: None) -> None:
+    body = APIClient().get("/api/").json()
+    assert body["sites"].endswith("/api/sites/")
+    assert body["me"].endswith("/api/me/")
+    assert body["websockets"]["site"] == "/ws/mqtt/site/{site_id}/"
+
+
+def test_the_redoc_page_loads_nothing_from_another_host(staff_api: APIClient) -> None:
+    page = staff_api.get("/api/redoc/").content.decode()
+    assert "googleapis" not in page
+    assert "https://" not in page
