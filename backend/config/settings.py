@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "channels",
     "apps.sites",
     "apps.mqtt",
+    "apps.web",
 ]
 
 MIDDLEWARE = [
@@ -186,6 +187,16 @@ STATIC_ROOT = VAR_DIR / "static"
 # WhiteNoise serves static files from the app server; in DEBUG straight from the apps (no
 # collectstatic needed), in production from STATIC_ROOT after `manage.py collectstatic`.
 WHITENOISE_USE_FINDERS = DEBUG
+# The React app's build (frontend/, `npm run build`): its files are served under /static/app/ and
+# its index.html by apps/web for every route the app owns.
+FRONTEND_DIST = Path(env_str("FRONTEND_DIST", str(PROJECT_DIR / "frontend" / "dist")))
+STATICFILES_DIRS = [("app", FRONTEND_DIST)] if FRONTEND_DIST.is_dir() else []
+# Vite names its assets with a content hash (index-3f9a1c2b.js): browsers may cache them for ever.
+WHITENOISE_IMMUTABLE_FILE_TEST = r"^.+[.-][0-9a-zA-Z_-]{8,12}\.(?:js|css|woff2?|svg|png)$"
+
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:app"
+LOGOUT_REDIRECT_URL = "web:login"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

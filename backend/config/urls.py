@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from apps.mqtt.views import ops
@@ -10,9 +10,10 @@ admin.site.index_title = "Sites, connections and sensors"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("dashboard/", include("apps.mqtt.urls")),
+    # The staff dashboard became the app's operations view.
+    re_path(r"^dashboard/", RedirectView.as_view(url="/ops/", permanent=False)),
     path("api/", include("apps.mqtt.api.urls")),
     path("metrics", ops.metrics, name="metrics"),
     path("healthz", ops.healthz, name="healthz"),
-    path("", RedirectView.as_view(url="/dashboard/", permanent=False)),
+    path("", include("apps.web.urls")),
 ]

@@ -1,6 +1,7 @@
 """Must-hold 2: control crosses processes. The MQTT worker runs in its own process (`manage.py run_mqtt`)
-with the Redis channel layer; the dashboard's stop and start, posted through Django's test client in
-this process (also on Redis), reach it as nudges and the observed state follows.
+with the Redis channel layer; the operations view's stop and start (the API), posted through
+Django's test client in this process (also on Redis), reach it as nudges and the observed state
+follows.
 
 The worker's periodic reconcile is set to 60 s, beyond the 10 s hang guard: an observed change can
 only come from the nudge crossing Redis. The time from the POST to the observed state is measured
@@ -89,7 +90,7 @@ def _seconds_until(condition: Callable[[], bool], *, timeout: float, started: fl
     return time.monotonic() - started
 
 
-def test_stop_and_start_from_the_dashboard_reach_the_worker_process_over_redis(
+def test_stop_and_start_from_the_operations_api_reach_the_worker_process_over_redis(
     make_connection,
     make_site,
     site_code,
@@ -132,7 +133,7 @@ def test_stop_and_start_from_the_dashboard_reach_the_worker_process_over_redis(
 
         before = _last_log_id()
         posted = time.monotonic()
-        response = client.post(f"/dashboard/connections/{conn.pk}/stop/", HTTP_ACCEPT="application/json")
+        response = client.post(f"/api/connections/{conn.pk}/stop/")
         assert response.status_code == 200, response.content
         stopped_in = _seconds_until(
             lambda: _status(conn.pk) == "disabled" and _logged(conn.pk, "disabled", after=before),
@@ -142,7 +143,7 @@ def test_stop_and_start_from_the_dashboard_reach_the_worker_process_over_redis(
 
         before = _last_log_id()
         posted = time.monotonic()
-        response = client.post(f"/dashboard/connections/{conn.pk}/start/", HTTP_ACCEPT="application/json")
+        response = client.post(f"/api/connections/{conn.pk}/start/")
         assert response.status_code == 200, response.content
         started_in = _seconds_until(
             lambda: _status(conn.pk) == "connected" and _logged(conn.pk, "connected", after=before),

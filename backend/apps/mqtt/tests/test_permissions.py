@@ -1,5 +1,5 @@
 """Staff who may only look (no change permission on connections) cannot change or control them,
-through the API, the admin actions or the dashboard."""
+through the API (the operations view uses it) or the admin actions."""
 
 from __future__ import annotations
 
