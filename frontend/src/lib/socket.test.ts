@@ -139,3 +139,22 @@ describe("LiveSocket", () => {
     expect(socket.getStatus().state).toBe("offline");
   });
 });
+
+describe("LiveSocket defaults", () => {
+  it("uses the browser's WebSocket when no factory is given (even as undefined)", () => {
+    const created: string[] = [];
+    class BrowserSocket extends FakeSocket {
+      constructor(url: string) {
+        super(url);
+        created.push(url);
+      }
+    }
+    vi.stubGlobal("WebSocket", BrowserSocket);
+    const socket = new LiveSocket({ path: "/ws/x/", onMessage: () => {}, createSocket: undefined });
+    socket.start();
+    expect(created).toEqual([`ws://${window.location.host}/ws/x/`]);
+    expect(socket.getStatus().state).toBe("connecting");
+    socket.stop();
+    vi.unstubAllGlobals();
+  });
+});

@@ -72,7 +72,8 @@ export class LiveSocket {
       maxDelayMs: 30_000,
       pingEveryMs: 20_000,
       pongTimeoutMs: 10_000,
-      ...options,
+      // An option passed as undefined keeps its default.
+      ...(Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as LiveSocketOptions),
     };
   }
 
