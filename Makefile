@@ -10,12 +10,20 @@ MANAGE := $(PY) backend/manage.py
 STAMP := $(VENV)/.installed
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 DEMO_ENV := DEBUG=1
+PORT ?= 8000
+# The web app (frontend/): installed from package-lock.json, rebuilt when a source file changes.
+FRONTEND_DEPS := frontend/node_modules/.installed
+FRONTEND_BUILD := frontend/dist/index.html
+FRONTEND_SOURCES := $(shell find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig*.json frontend/public -type f 2>/dev/null)
 
-.PHONY: help demo test system-deps test-sqlite test-postgres lint format requirements secret-key clean
+.PHONY: help demo test system-deps test-frontend test-sqlite test-postgres lint format requirements secret-key clean node
 
 help:
 	@echo "make demo          install everything and serve the system on http://127.0.0.1:8000"
-	@echo "make test          install what tests need and run every test (SQLite and PostgreSQL)"
+	@echo "                   (make demo PORT=8001 to serve on another port)"
+	@echo "make test          install what tests need and run every test: frontend (Vitest), backend and"
+	@echo "                   browser tests on SQLite, then again on PostgreSQL"
+	@echo "make frontend      build the web app (frontend/dist); cd frontend && npm run dev for development"
 	@echo "make lint          ruff (lint + format check)"
 	@echo "make format        apply ruff's fixes and formatting"
 	@echo "make requirements  re-pin requirements/*.txt from requirements/*.in"
@@ -28,11 +36,31 @@ $(STAMP): requirements/base.txt requirements/dev.txt
 	$(PIP) install --quiet --disable-pip-version-check -r requirements/base.txt -r requirements/dev.txt
 	@touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) $(FRONTEND_BUILD)
 	$(DEMO_ENV) $(MANAGE) migrate --no-input -v 0
-	$(DEMO_ENV) $(MANAGE) demo
+	$(DEMO_ENV) $(MANAGE) demo --port $(PORT)
 
-test: lint system-deps test-sqlite test-postgres
+test: lint system-deps test-frontend test-sqlite test-postgres
+
+# Node 20+ builds the web app; without it, say so plainly instead of failing inside npm.
+node:
+	@command -v node >/dev/null || { echo "Node.js 20 or newer is needed to build the web app (frontend/): install it (e.g. apt-get install nodejs npm, or from nodejs.org) and run make again." >&2; exit 1; }
+	@node -e 'const [major, minor] = process.versions.node.split(".").map(Number); if (major < 20 || (major === 20 && minor < 19)) { console.error("Node.js " + process.versions.node + " is too old: the web app needs Node.js 20.19 or newer."); process.exit(1); }'
+
+$(FRONTEND_DEPS): frontend/package.json frontend/package-lock.json | node
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(FRONTEND_BUILD): $(FRONTEND_DEPS) $(FRONTEND_SOURCES)
+	cd frontend && npm run build --silent
+
+.PHONY: frontend
+frontend: $(FRONTEND_BUILD)
+
+# Vitest (store, socket, hooks, components); the build before it type-checks the whole app and is
+# what the browser tests of test-sqlite / test-postgres load.
+test-frontend: $(FRONTEND_BUILD)
+	cd frontend && npm test --silent
 
 # The MQTT tests start private Mosquitto brokers (TLS, passwords, restarts); the dashboard's browser
 # test drives Debian's Chromium (Playwright's own browser download is not used). Install them where missing.
@@ -42,16 +70,16 @@ system-deps:
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq mosquitto; \
 		else sudo apt-get update -qq && sudo apt-get install -y -qq mosquitto; fi; }
 	@test -x /usr/bin/chromium || { \
-		echo "Installing chromium (needed by the dashboard's browser test)"; \
+		echo "Installing chromium (needed by the browser tests)"; \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
 
-test-sqlite: $(STAMP)
+test-sqlite: $(STAMP) $(FRONTEND_BUILD)
 	$(MANAGE) makemigrations --check --dry-run --settings=config.settings_test
 	$(PY) -m pytest
 
 # CI=true makes an unreachable PostgreSQL a failure; elsewhere it is skipped with the reason.
-test-postgres: $(STAMP)
+test-postgres: $(STAMP) $(FRONTEND_BUILD)
 	@if $(PY) -c 'import socket; socket.create_connection(("127.0.0.1", 5432), timeout=2)' 2>/dev/null; then \
 		echo "== backend tests on PostgreSQL ($(POSTGRES_URL))"; \
 		DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest; \
@@ -79,7 +107,7 @@ secret-key: $(STAMP)
 	@$(PY) -c 'from cryptography.fernet import Fernet; print("FIELD_ENCRYPTION_KEYS=" + Fernet.generate_key().decode())'
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache frontend/node_modules frontend/dist
 
 # Benchmarks (bench/, docs/performance.md): ingest + end to end in about 10 minutes, results and a summary
 # in bench/results/. Needs PostgreSQL, Redis and Mosquitto on 127.0.0.1. The soak runs on demand.
