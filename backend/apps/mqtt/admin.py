@@ -1,11 +1,17 @@
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from collections.abc import Callable
+from typing import Any, Final
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import BaseModelAdmin
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from apps.mqtt.models import (
     ConnectionLog,
@@ -21,6 +27,35 @@ from apps.mqtt.models import (
 from apps.mqtt.services.connections import ensure_default_topics
 from apps.mqtt.services.control import Action, control_connection
 from apps.mqtt.validators import validate_pem_private_key
+
+SECONDS_FORMAT: Final = "Y-m-d H:i:s"
+PRECISE: Final = "precise_"
+
+
+def to_the_second(value: dt.datetime) -> str:
+    """``2026-11-28 10:00:05``, in the current time zone."""
+    return date_format(timezone.localtime(value), SECONDS_FORMAT)
+
+
+class DatetimesToTheSecond(BaseModelAdmin):
+    """Gives the admin a display ``precise_<name>`` of each datetime field of its model, to list in
+    list_display, readonly_fields and fieldsets instead of the field itself: to the second, in the
+    current time zone, labelled and sorted like the field. The admin's own format (the locale's)
+    stops at the minute, too coarse for heartbeats every few seconds."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.model._meta.get_fields():
+            if isinstance(field, models.DateTimeField):
+                setattr(self, PRECISE + field.name, self._precise(field))
+
+    def _precise(self, field: models.DateTimeField) -> Callable[[models.Model], str]:
+        @admin.display(description=field.verbose_name, ordering=field.name)
+        def display(obj: models.Model) -> str:
+            value = getattr(obj, field.attname)
+            return self.get_empty_value_display() if value is None else to_the_second(value)
+
+        return display
 
 
 class MqttConnectionForm(forms.ModelForm):
@@ -84,8 +119,16 @@ class MqttTopicInline(admin.TabularInline):
     verbose_name_plural = "subscribed topics (none: the default heartbeat and sys_info topics)"
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(DatetimesToTheSecond, admin.ModelAdmin):
     """Facts written by the worker: operators look, they do not edit."""
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # Every field is read-only here, so list them all, the datetimes through their precise display.
+        names = [field.name for field in self.model._meta.concrete_fields if field.editable]
+        return [PRECISE + name if hasattr(self, PRECISE + name) else name for name in names]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return self.get_fields(request, obj)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -98,7 +141,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(MqttConnection)
-class MqttConnectionAdmin(admin.ModelAdmin):
+class MqttConnectionAdmin(DatetimesToTheSecond, admin.ModelAdmin):
     form = MqttConnectionForm
     inlines = [MqttTopicInline]
     list_display = [
@@ -106,8 +149,8 @@ class MqttConnectionAdmin(admin.ModelAdmin):
         "broker",
         "enabled",
         "status",
-        "last_heartbeat_at",
-        "last_connected_at",
+        "precise_last_heartbeat_at",
+        "precise_last_connected_at",
         "connection_errors",
     ]
     list_filter = ["status", "enabled", "ssl_enabled", "site__customer"]
@@ -118,13 +161,13 @@ class MqttConnectionAdmin(admin.ModelAdmin):
         "password_state",
         "client_key_state",
         "status",
-        "status_changed_at",
-        "last_connected_at",
-        "last_heartbeat_at",
+        "precise_status_changed_at",
+        "precise_last_connected_at",
+        "precise_last_heartbeat_at",
         "connection_errors",
         "error_message",
-        "created_at",
-        "updated_at",
+        "precise_created_at",
+        "precise_updated_at",
     ]
     fieldsets = (
         ("Connection", {"fields": ("site", "enabled", "broker_host", "broker_port", "client_id_prefix")}),
@@ -161,13 +204,13 @@ class MqttConnectionAdmin(admin.ModelAdmin):
             {
                 "fields": (
                     "status",
-                    "status_changed_at",
-                    "last_connected_at",
-                    "last_heartbeat_at",
+                    "precise_status_changed_at",
+                    "precise_last_connected_at",
+                    "precise_last_heartbeat_at",
                     "connection_errors",
                     "error_message",
-                    "created_at",
-                    "updated_at",
+                    "precise_created_at",
+                    "precise_updated_at",
                 )
             },
         ),
@@ -207,11 +250,20 @@ class MqttConnectionAdmin(admin.ModelAdmin):
         self.message_user(request, f"Disabled {count} connection(s).", messages.SUCCESS)
 
 
-class SensorDataInline(admin.TabularInline):
+class SensorDataInline(DatetimesToTheSecond, admin.TabularInline):
     model = SensorData
     extra = 0
     can_delete = False
-    fields = ["slot", "timestamp", "acc_x", "acc_y", "acc_z", "incli_x", "incli_y", "received_at"]
+    fields = [
+        "slot",
+        "precise_timestamp",
+        "acc_x",
+        "acc_y",
+        "acc_z",
+        "incli_x",
+        "incli_y",
+        "precise_received_at",
+    ]
     readonly_fields = fields
     ordering = ["-timestamp"]
 
@@ -223,13 +275,13 @@ class SensorDataInline(admin.TabularInline):
 
 
 @admin.register(SensorDevice)
-class SensorDeviceAdmin(admin.ModelAdmin):
+class SensorDeviceAdmin(DatetimesToTheSecond, admin.ModelAdmin):
     list_display = [
         "device_name",
         "site",
         "device_type",
         "status",
-        "last_seen_at",
+        "precise_last_seen_at",
         "consecutive_misses",
         "total_messages",
         "is_active",
@@ -240,14 +292,14 @@ class SensorDeviceAdmin(admin.ModelAdmin):
     inlines = [SensorDataInline]
     readonly_fields = [
         "status",
-        "status_changed_at",
-        "last_seen_at",
+        "precise_status_changed_at",
+        "precise_last_seen_at",
         "consecutive_misses",
         "total_messages",
-        "last_reading_ts",
+        "precise_last_reading_ts",
         "uptime_percentage",
-        "created_at",
-        "updated_at",
+        "precise_created_at",
+        "precise_updated_at",
     ]
     fieldsets = (
         (None, {"fields": ("site", "device_name", "device_type", "is_active")}),
@@ -260,13 +312,13 @@ class SensorDataAdmin(ReadOnlyAdmin):
     list_display = [
         "sensor_device",
         "slot",
-        "timestamp",
+        "precise_timestamp",
         "acc_x",
         "acc_y",
         "acc_z",
         "incli_x",
         "incli_y",
-        "received_at",
+        "precise_received_at",
     ]
     list_filter = [("sensor_device__site", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["sensor_device__device_name", "sensor_device__site__code"]
@@ -275,7 +327,7 @@ class SensorDataAdmin(ReadOnlyAdmin):
 
 @admin.register(ConnectionLog)
 class ConnectionLogAdmin(ReadOnlyAdmin):
-    list_display = ["timestamp", "mqtt_connection", "event_type", "message", "actor"]
+    list_display = ["precise_timestamp", "mqtt_connection", "event_type", "message", "actor"]
     list_filter = ["event_type", ("mqtt_connection__site", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["message", "mqtt_connection__site__code", "mqtt_connection__site__name"]
     list_select_related = ["mqtt_connection__site", "actor"]
@@ -284,7 +336,7 @@ class ConnectionLogAdmin(ReadOnlyAdmin):
 
 @admin.register(SensorStatusChange)
 class SensorStatusChangeAdmin(ReadOnlyAdmin):
-    list_display = ["timestamp", "sensor_device", "old_status", "new_status", "reason"]
+    list_display = ["precise_timestamp", "sensor_device", "old_status", "new_status", "reason"]
     list_filter = ["new_status", ("sensor_device__site", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["sensor_device__device_name", "sensor_device__site__code", "reason"]
     list_select_related = ["sensor_device__site"]
@@ -293,7 +345,7 @@ class SensorStatusChangeAdmin(ReadOnlyAdmin):
 
 @admin.register(SystemInfo)
 class SystemInfoAdmin(ReadOnlyAdmin):
-    list_display = ["site", "hostname", "firmware_version", "uptime_seconds", "received_at"]
+    list_display = ["site", "hostname", "firmware_version", "uptime_seconds", "precise_received_at"]
     search_fields = ["site__code", "site__name", "hostname"]
     list_select_related = ["site"]
 
@@ -302,7 +354,7 @@ class SystemInfoAdmin(ReadOnlyAdmin):
 class RejectedMessageAdmin(ReadOnlyAdmin):
     """What dataloggers send that the parser cannot use: the place to look after a firmware update."""
 
-    list_display = ["last_seen_at", "site", "topic", "reason", "count", "last_detail"]
+    list_display = ["precise_last_seen_at", "site", "topic", "reason", "count", "last_detail"]
     list_filter = ["reason", ("site", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["topic", "site__code", "last_detail"]
     list_select_related = ["site"]
@@ -310,4 +362,11 @@ class RejectedMessageAdmin(ReadOnlyAdmin):
 
 @admin.register(WorkerHeartbeat)
 class WorkerHeartbeatAdmin(ReadOnlyAdmin):
-    list_display = ["worker_id", "hostname", "pid", "started_at", "last_seen_at", "connections"]
+    list_display = [
+        "worker_id",
+        "hostname",
+        "pid",
+        "precise_started_at",
+        "precise_last_seen_at",
+        "connections",
+    ]

@@ -124,7 +124,8 @@ class MqttConnection(KeepsObservedState):
         max_length=50,
         default="dlmon",
         validators=[validate_client_id_prefix],
-        help_text="The client id is '<prefix>_<site id>', stable so two clients never share one.",
+        help_text="The client id is this prefix, an underscore and the site's id (e.g. dlmon_42), stable "
+        "so two clients never share one.",
     )
 
     keep_alive_interval = models.PositiveIntegerField(

@@ -16,6 +16,7 @@ import copy
 import datetime as dt
 import itertools
 import json
+import math
 import random
 from dataclasses import dataclass
 from functools import lru_cache
@@ -192,16 +193,25 @@ def _take(pool: list[float], start: int, count: int) -> list[float]:
 
 @dataclass(frozen=True, slots=True)
 class Faults:
-    """Faults injected into one site's messages.
+    """Faults injected into one site's messages. Times are seconds after the site's first message.
 
     ``drop_sensors``: probability that each sensor is left out of a heartbeat.
     ``malformed``: probability that a message is replaced by a malformed payload.
     ``stale_sensors``: the first K sensors repeat their first reading (same ``ts``) for ever.
+    ``vanishing_sensors``: the last K sensors are listed during the first ``vanish_after`` seconds,
+    so the worker knows them, then never again (the worker turns them offline).
+    ``dark_every`` / ``dark_for`` / ``dark_offset``: the site publishes nothing at all for
+    ``dark_for`` seconds every ``dark_every`` seconds, the first time ``dark_offset`` seconds in.
     """
 
     drop_sensors: float = 0.0
     malformed: float = 0.0
     stale_sensors: int = 0
+    vanishing_sensors: int = 0
+    vanish_after: float = 30.0
+    dark_every: float = 0.0
+    dark_for: float = 0.0
+    dark_offset: float = 0.0
 
     def __post_init__(self) -> None:
         for name in ("drop_sensors", "malformed"):
@@ -210,6 +220,33 @@ class Faults:
                 raise ValueError(f"{name} must be a probability between 0 and 1, not {value}")
         if self.stale_sensors < 0:
             raise ValueError("stale_sensors must not be negative")
+        if self.vanishing_sensors < 0:
+            raise ValueError("vanishing_sensors must not be negative")
+        # Comparisons written so that NaN fails them too.
+        if not 0.0 < self.vanish_after < math.inf:
+            raise ValueError(f"vanish_after must be a positive number of seconds, not {self.vanish_after}")
+        if self.dark_every or self.dark_for:
+            if not 0.0 < self.dark_for < self.dark_every < math.inf:
+                raise ValueError(
+                    f"dark_for ({self.dark_for}) must be positive and shorter than dark_every "
+                    f"({self.dark_every}), or both 0 for a site that never goes dark"
+                )
+            if not 0.0 <= self.dark_offset < math.inf:
+                raise ValueError(
+                    f"dark_offset must be 0 or a positive number of seconds, not {self.dark_offset}"
+                )
+        elif self.dark_offset:
+            raise ValueError("dark_offset needs dark_every and dark_for")
+
+    @property
+    def goes_dark(self) -> bool:
+        return self.dark_for > 0.0
+
+    def is_dark(self, elapsed: float) -> bool:
+        """Whether the site is dark ``elapsed`` seconds after its first message."""
+        if not self.goes_dark or elapsed < self.dark_offset:
+            return False
+        return (elapsed - self.dark_offset) % self.dark_every < self.dark_for
 
 
 NO_FAULTS: Final = Faults()
@@ -252,6 +289,12 @@ class SiteSimulator:
             raise ValueError("extras_every must be 0 (no magnetometer/gyroscope) or positive")
         if faults.stale_sensors > sensors:
             raise ValueError(f"stale_sensors ({faults.stale_sensors}) exceeds the sensor count ({sensors})")
+        if faults.stale_sensors + faults.vanishing_sensors > sensors:
+            # Stale sensors are the first ones and vanishing the last: they must not overlap.
+            raise ValueError(
+                f"stale_sensors ({faults.stale_sensors}) and vanishing_sensors ({faults.vanishing_sensors}) "
+                f"together exceed the sensor count ({sensors})"
+            )
         self.site_code = site_code
         self.index = index
         self.heartbeat_format = resolve_heartbeat_format(heartbeat_format, index)
@@ -265,6 +308,8 @@ class SiteSimulator:
         # sensor always does and a one-sensor test sees the optional fields.
         self.extras_indices: tuple[int, ...] = tuple(range(0, sensors, extras_every)) if extras_every else ()
         self.stale_indices: tuple[int, ...] = tuple(range(faults.stale_sensors))
+        # The sensors still listed once the vanishing ones are gone.
+        self._kept_after_vanishing = sensors - faults.vanishing_sensors
 
         self._rng = random.Random(f"site:{seed}:{site_code}")
         self._pools = _noise_pools(seed)
@@ -286,6 +331,8 @@ class SiteSimulator:
         self._firmware = rng.choice(FIRMWARE_VERSIONS)
         self._ip_address = f"10.0.{index // 250}.{index % 250 + 1}"
         self._uptime_at_start = rng.randint(3_600, 40 * 86_400)
+        # The time of the site's first message, when it "booted": uptime, vanishing sensors and dark
+        # periods count from it.
         self._started: dt.datetime | None = None
         self._mem_total = rng.choice((512 * 1024**2, GIB, 2 * GIB))
         self._disk_total = rng.choice((15_931_539_456, 31_989_104_640))
@@ -300,6 +347,21 @@ class SiteSimulator:
     def extras_device_names(self) -> list[str]:
         return [self.device_names[i] for i in self.extras_indices]
 
+    @property
+    def vanishing_device_names(self) -> list[str]:
+        return self.device_names[self._kept_after_vanishing :]
+
+    def elapsed(self, now: dt.datetime) -> float:
+        """Seconds since the site's first message; the first call (of any method given a time)
+        starts the site's clock."""
+        if self._started is None:
+            self._started = now
+        return (now - self._started).total_seconds()
+
+    def is_dark(self, now: dt.datetime) -> bool:
+        """Whether the site is in a dark period at ``now``: its publisher then sends nothing."""
+        return self.faults.is_dark(self.elapsed(now))
+
     # -- heartbeats -------------------------------------------------------------------------------
 
     def heartbeat(self, now: dt.datetime) -> Message:
@@ -311,14 +373,19 @@ class SiteSimulator:
         return Message(self.heartbeat_topic, orjson.dumps(self.heartbeat_document(now)))
 
     def heartbeat_document(self, now: dt.datetime, *, drop: bool = True) -> dict[str, Any]:
-        """The heartbeat as a JSON-ready object; sensors are dropped per the faults unless ``drop``
-        is False. Stale sensors' entries are shared between calls: copy before mutating."""
+        """The heartbeat as a JSON-ready object; sensors are dropped at random (``drop_sensors``)
+        unless ``drop`` is False, and vanished sensors are gone either way. Stale sensors' entries
+        are shared between calls: copy before mutating."""
         fmt = self.heartbeat_format
         ts = format_ts_naive(now) if fmt == "unprefixed" else format_ts(now)
         names = self.device_names
         entries = self._entries(ts)
-        if drop and self.faults.drop_sensors:
-            keep = [self._rng.random() >= self.faults.drop_sensors for _ in names]
+        faults = self.faults
+        if faults.vanishing_sensors and self.elapsed(now) >= faults.vanish_after:
+            kept = self._kept_after_vanishing
+            names, entries = names[:kept], entries[:kept]
+        if drop and faults.drop_sensors:
+            keep = [self._rng.random() >= faults.drop_sensors for _ in names]
             names = list(itertools.compress(names, keep))
             entries = list(itertools.compress(entries, keep))
         if fmt == "legacy":
@@ -446,9 +513,7 @@ class SiteSimulator:
 
     def sys_info_document(self, now: dt.datetime) -> dict[str, Any]:
         rng = self._rng
-        if self._started is None:
-            self._started = now
-        uptime = self._uptime_at_start + int((now - self._started).total_seconds())
+        uptime = self._uptime_at_start + int(self.elapsed(now))
         self._temperature = min(75.0, max(20.0, self._temperature + rng.gauss(0.0, 0.3)))
         cpu_load = round(rng.uniform(0.05, 0.9), 2)
         mem_free = int(self._mem_total * rng.uniform(0.05, 0.4))

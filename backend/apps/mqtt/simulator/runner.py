@@ -79,6 +79,7 @@ class RunnerStats:
     failures: int = 0
     malformed: int = 0  # published messages that were deliberately malformed
     late_ticks: int = 0  # ticks skipped because the loop fell a whole interval behind
+    dark_ticks: int = 0  # ticks of sites in a dark period (Faults.dark_*), which published nothing
     connects: int = 0
 
     @property
@@ -108,9 +109,11 @@ class SimulatorRunner:
     (and at its first tick). Sites' phases spread over the interval unless ``same_tick``.
 
     Stops when ``stop()`` is called (SIGINT/SIGTERM call it with ``handle_signals``), after
-    ``duration`` seconds, or once every site has had ``count`` ticks. Silenced sites tick but publish
-    nothing. ``interval`` here is the schedule; each SiteSimulator's own ``interval`` is only what its
-    heartbeats announce as ``message_interval_seconds`` (the command sets both alike).
+    ``duration`` seconds, or once every site has had ``count`` ticks. Silenced sites, and sites in a
+    dark period, tick but publish nothing (a sys_info due meanwhile goes out at the first tick after
+    the dark period, as a rebooted datalogger's would). ``interval`` here is the schedule; each
+    SiteSimulator's own ``interval`` is only what its heartbeats announce as
+    ``message_interval_seconds`` (the command sets both alike).
     """
 
     def __init__(
@@ -226,7 +229,9 @@ class SimulatorRunner:
             while queue and queue[0][0] <= now:
                 due, i = heapq.heappop(queue)
                 site = self.sites[i]
-                if site.site_code not in self.silenced:
+                if site.is_dark(wall_now):
+                    self.stats.dark_ticks += 1
+                elif site.site_code not in self.silenced:
                     sys_info_due = next_sys_info[i]
                     if sys_info_due is None or due >= sys_info_due:
                         messages.append(site.sys_info(wall_now))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import reverse
 
+from apps.mqtt.admin import MqttConnectionAdmin, MqttConnectionForm
 from apps.mqtt.models import ConnectionLog, MqttConnection, MqttTopic, SensorData, SensorDevice
 from apps.sites.models import Site
 from conftest import make_tls_material
@@ -281,3 +284,86 @@ def test_non_staff_user_cannot_reach_the_admin(client: Client) -> None:
     response = client.get(reverse("admin:mqtt_mqttconnection_changelist"))
     assert response.status_code == 302
     assert "/login/" in response["Location"]
+
+
+def test_client_id_help_text_shows_as_text_in_the_connection_form(
+    staff_client: Client, make_connection
+) -> None:
+    connection = make_connection()
+
+    page = staff_client.get(
+        reverse("admin:mqtt_mqttconnection_change", args=[connection.pk])
+    ).content.decode()
+
+    # The admin renders help texts as HTML: the former "'<prefix>_<site id>'" showed as "''_".
+    assert "The client id is this prefix, an underscore and the site's id (e.g. dlmon_42)" in page
+
+
+def test_no_help_text_holds_angle_brackets_that_html_would_swallow() -> None:
+    help_texts = [
+        (f"{model.__name__}.{field.name}", str(field.help_text))
+        for app in ("mqtt", "sites")
+        for model in apps.get_app_config(app).get_models()
+        for field in model._meta.get_fields()
+        if getattr(field, "help_text", "")
+    ]
+    help_texts += [
+        (f"MqttConnectionForm.{name}", str(field.help_text))
+        for name, field in MqttConnectionForm.base_fields.items()
+    ]
+
+    assert help_texts
+    assert [(name, text) for name, text in help_texts if "<" in text or ">" in text] == []
+
+
+# 10:00:05 UTC, 11:00:05 in Rome: the admin shows the current time zone, to the second.
+HEARTBEAT_AT = dt.datetime(2026, 11, 28, 10, 0, 5, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def rome(settings: Any) -> None:
+    settings.TIME_ZONE = "Europe/Rome"
+
+
+@pytest.mark.usefixtures("rome")
+def test_admin_lists_and_read_only_fields_show_times_to_the_second(
+    staff_client: Client, make_connection
+) -> None:
+    connection = make_connection()
+    MqttConnection.objects.filter(pk=connection.pk).update(
+        last_heartbeat_at=HEARTBEAT_AT, status_changed_at=HEARTBEAT_AT + dt.timedelta(seconds=1)
+    )
+    sensor = SensorDevice.objects.create(site=connection.site, device_name="MNA00542")
+    SensorDevice.objects.filter(pk=sensor.pk).update(last_seen_at=HEARTBEAT_AT + dt.timedelta(seconds=2))
+    log = ConnectionLog.objects.create(
+        mqtt_connection=connection, event_type="connected", timestamp=HEARTBEAT_AT + dt.timedelta(seconds=3)
+    )
+
+    def page(name: str, *args: int) -> str:
+        response = staff_client.get(reverse(f"admin:mqtt_{name}", args=args))
+        assert response.status_code == 200
+        return response.content.decode()
+
+    assert "2026-11-28 11:00:05" in page("mqttconnection_changelist")
+    connection_form = page("mqttconnection_change", connection.pk)
+    assert "2026-11-28 11:00:05" in connection_form  # last heartbeat
+    assert "2026-11-28 11:00:06" in connection_form  # status changed
+    assert "2026-11-28 11:00:07" in page("sensordevice_changelist")
+    assert "2026-11-28 11:00:07" in page("sensordevice_change", sensor.pk)
+    assert "2026-11-28 11:00:08" in page("connectionlog_changelist")
+    assert "2026-11-28 11:00:08" in page("connectionlog_change", log.pk)  # the read-only view page
+    # Column headers and field labels stay the fields' own.
+    assert "Last heartbeat at" in connection_form
+    assert "Status changed at" in connection_form
+
+
+def test_time_columns_still_sort_by_their_field(staff_client: Client, make_connection) -> None:
+    early, late = make_connection(), make_connection()
+    MqttConnection.objects.filter(pk=early.pk).update(last_heartbeat_at=HEARTBEAT_AT)
+    MqttConnection.objects.filter(pk=late.pk).update(last_heartbeat_at=HEARTBEAT_AT + dt.timedelta(hours=1))
+    changelist = reverse("admin:mqtt_mqttconnection_changelist")
+    column = 1 + MqttConnectionAdmin.list_display.index("precise_last_heartbeat_at")
+
+    for order, expected in ((f"{column}", [early, late]), (f"-{column}", [late, early])):
+        response = staff_client.get(changelist, {"o": order})
+        assert list(response.context["cl"].result_list) == expected

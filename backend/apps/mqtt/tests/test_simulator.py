@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import io
+import itertools
 import json
 import math
 import re
@@ -282,6 +283,37 @@ def test_stale_sensors_repeat_their_first_reading_while_the_others_advance() -> 
             assert later[name]["ts"] == "2026-11-28T10:00:10.123Z"
 
 
+@pytest.mark.parametrize("fmt", HEARTBEAT_FORMATS)
+def test_a_vanishing_sensor_is_listed_first_then_never_again(fmt: str) -> None:
+    simulator = SiteSimulator(
+        "DEMO005",
+        sensors=6,
+        heartbeat_format=fmt,
+        faults=Faults(stale_sensors=1, vanishing_sensors=2, vanish_after=30),
+    )
+
+    def listed(after: float) -> list[str]:
+        moment = NOW + dt.timedelta(seconds=after)
+        return list(_sensors(orjson.loads(simulator.heartbeat(moment).payload), fmt))
+
+    everyone = simulator.device_names
+    assert simulator.vanishing_device_names == everyone[4:]  # the last ones, never the stale first
+    # Listed from the site's first message until vanish_after, so the worker creates them...
+    assert [listed(t) for t in (0, 5, 29.9)] == [everyone] * 3
+    # ...then never again, while the others go on.
+    assert [listed(t) for t in (30, 35, 3600)] == [everyone[:4]] * 3
+
+
+def test_dark_periods_start_after_the_offset_and_repeat() -> None:
+    faults = Faults(dark_every=300, dark_for=75, dark_offset=15)
+    simulator = SiteSimulator("DEMO007", sensors=1, faults=faults)
+
+    dark = [t for t in range(0, 700, 5) if simulator.is_dark(NOW + dt.timedelta(seconds=t))]
+
+    assert dark == [*range(15, 90, 5), *range(315, 390, 5), *range(615, 690, 5)]
+    assert not SiteSimulator("DEMO001", sensors=1).is_dark(NOW)  # no dark period by default
+
+
 def _is_strict_json(payload: bytes) -> bool:
     try:
         orjson.loads(payload)
@@ -375,6 +407,19 @@ def test_fault_settings_are_validated() -> None:
         Faults(malformed=-0.1)
     with pytest.raises(ValueError, match="exceeds the sensor count"):
         SiteSimulator("DEMO001", sensors=2, faults=Faults(stale_sensors=3))
+    with pytest.raises(ValueError, match="together exceed the sensor count"):
+        SiteSimulator("DEMO001", sensors=4, faults=Faults(stale_sensors=2, vanishing_sensors=3))
+    with pytest.raises(ValueError, match="vanishing_sensors must not be negative"):
+        Faults(vanishing_sensors=-1)
+    with pytest.raises(ValueError, match="vanish_after must be a positive"):
+        Faults(vanishing_sensors=1, vanish_after=0)
+    for every, length in ((60, 60), (0, 10), (60, 0), (60, -5), (math.nan, 10), (math.inf, 10)):
+        with pytest.raises(ValueError, match="shorter than dark_every"):
+            Faults(dark_every=every, dark_for=length)
+    with pytest.raises(ValueError, match="dark_offset must be 0 or a positive"):
+        Faults(dark_every=60, dark_for=10, dark_offset=-1)
+    with pytest.raises(ValueError, match="dark_offset needs dark_every and dark_for"):
+        Faults(dark_offset=10)
 
 
 # -- runner: against the real Mosquitto --------------------------------------------------------------
@@ -447,6 +492,39 @@ async def test_runner_publishes_heartbeats_and_sys_info_of_each_site_to_mosquitt
     # ts is the publish time.
     ts = dt.datetime.fromisoformat(seed_heartbeat["sensors_last_data"][0]["ts"])
     assert abs((dt.datetime.now(dt.UTC) - ts).total_seconds()) < 5
+
+
+@pytest.mark.asyncio
+async def test_a_dark_site_publishes_nothing_during_its_dark_period_and_resumes_after(
+    system_broker: tuple[str, int],
+) -> None:
+    tag = uuid.uuid4().hex[:8].upper()
+    dark = SiteSimulator(
+        f"DARK{tag}", sensors=1, faults=Faults(dark_every=100, dark_for=0.6, dark_offset=0.3)
+    )
+    runner = SimulatorRunner(
+        [dark], BrokerConfig(*system_broker), interval=0.1, duration=1.5, echo=lambda line: None
+    )
+
+    async with _subscriber(*system_broker, f"DARK{tag}/#") as subscriber:
+        stats = await runner.run()
+        received = await _collect(subscriber, 100, within=0.5)
+
+    heartbeats = [
+        dt.datetime.fromisoformat(orjson.loads(m.payload)["sensors_last_data"][0]["ts"])
+        for m in received
+        if m.topic.value.endswith("/heartbeat")
+    ]
+    gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(heartbeats)]
+    # Heartbeats every 0.1 s, then nothing at all for the dark 0.6 s, then heartbeats again.
+    assert stats.dark_ticks >= 4
+    assert max(gaps) >= 0.55
+    longest = gaps.index(max(gaps))
+    assert longest >= 2  # heartbeats before the dark period...
+    assert len(gaps) - longest >= 3  # ...and after it
+    assert sorted(gaps)[-2] < 0.3  # one dark period, the rest on schedule
+    # The sys_info went out at the first tick only: its next is not due within 1.5 s.
+    assert [m.topic.value for m in received].count(f"DARK{tag}/sys_info") == 1
 
 
 def test_sites_first_ticks_spread_evenly_over_the_interval_unless_same_tick() -> None:
@@ -542,11 +620,45 @@ async def test_runner_reconnects_by_itself_when_the_broker_comes_back(
         ({"site_codes": "A,A"}, "listed twice"),
         ({"count": 0}, "--count must be at least 1"),
         ({"password": "x"}, "--password needs --username"),
+        ({"sensors": 5, "vanishing_sensors": 6}, "--vanishing-sensors must be between 0 and --sensors"),
+        (
+            {"sensors": 5, "stale_sensors": 3, "vanishing_sensors": 3},
+            "--vanishing-sensors must be between 0 and --sensors minus --stale-sensors (2)",
+        ),
+        ({"vanishing_sensors": 1, "vanish_after": 0}, "--vanish-after must be a positive"),
+        ({"dark_every": 60}, "--dark-every and --dark-for go together"),
+        ({"dark_for": 10}, "--dark-every and --dark-for go together"),
+        ({"dark_every": 60, "dark_for": 60}, "--dark-for (60) must be a positive number of seconds less"),
+        ({"dark_every": math.inf, "dark_for": 60}, "--dark-for (60) must be a positive"),
+        ({"dark_offset": 5}, "--dark-offset needs --dark-every and --dark-for"),
+        ({"dark_every": 60, "dark_for": 10, "dark_offset": -1}, "--dark-offset must be 0 or a positive"),
     ],
 )
 def test_command_rejects_bad_arguments_with_a_clear_message(arguments: dict[str, Any], message: str) -> None:
     with pytest.raises(CommandError, match=re.escape(message)):
         call_command("simulate_sites", stdout=io.StringIO(), **arguments)
+
+
+def test_help_documents_every_fault_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        call_command("simulate_sites", "--help")
+
+    text = " ".join(capsys.readouterr().out.split())
+    for option in (
+        "--drop-sensors",
+        "--silent-sites",
+        "--silence",
+        "--malformed",
+        "--stale-sensors",
+        "--vanishing-sensors",
+        "--vanish-after",
+        "--dark-every",
+        "--dark-for",
+        "--dark-offset",
+    ):
+        assert option in text
+    assert "the worker turns them offline" in text
+    assert "publishes nothing at all" in text
 
 
 def test_broker_url_parsing() -> None:

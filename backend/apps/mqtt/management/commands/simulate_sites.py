@@ -7,6 +7,7 @@ site and runs the ``SimulatorRunner`` until interrupted (or for ``--duration`` /
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -38,7 +39,8 @@ def _codes_list(value: str) -> list[str]:
 class Command(BaseCommand):
     help = (
         "Publish realistic datalogger heartbeats and sys_info for N sites to an MQTT broker, with "
-        "optional faults (dropped or stale sensors, silent sites, malformed payloads). Ctrl-C stops."
+        "optional faults (dropped, stale or vanishing sensors, silent sites, sites going dark now and "
+        "then, malformed payloads). Ctrl-C stops."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -90,7 +92,11 @@ class Command(BaseCommand):
         parser.add_argument(
             "--summary-every", type=float, default=10.0, help="seconds between summary lines (default 10)"
         )
-        faults = parser.add_argument_group("faults")
+        faults = parser.add_argument_group(
+            "faults",
+            "All but --silent-sites and --silence apply to every simulated site; times count from a "
+            "site's first message.",
+        )
         faults.add_argument(
             "--drop-sensors",
             type=float,
@@ -110,7 +116,44 @@ class Command(BaseCommand):
             help="probability a message is replaced by a malformed one",
         )
         faults.add_argument(
-            "--stale-sensors", type=int, default=0, help="K sensors per site whose ts never advances"
+            "--stale-sensors", type=int, default=0, help="the first K sensors per site: ts never advances"
+        )
+        faults.add_argument(
+            "--vanishing-sensors",
+            metavar="K",
+            type=int,
+            default=0,
+            help="the last K sensors per site are listed for --vanish-after seconds, then never again "
+            "(the worker turns them offline); at most --sensors minus --stale-sensors",
+        )
+        faults.add_argument(
+            "--vanish-after",
+            metavar="S",
+            type=float,
+            default=30.0,
+            help="seconds the vanishing sensors are listed first, so the worker knows them (default 30)",
+        )
+        faults.add_argument(
+            "--dark-every",
+            metavar="S",
+            type=float,
+            default=0.0,
+            help="a site goes dark (publishes nothing at all) every S seconds; needs --dark-for",
+        )
+        faults.add_argument(
+            "--dark-for",
+            metavar="S",
+            type=float,
+            default=0.0,
+            help="seconds each dark period lasts, less than --dark-every (past the worker's heartbeat "
+            "timeout, 30 s by default, the site's heartbeat shows as missing)",
+        )
+        faults.add_argument(
+            "--dark-offset",
+            metavar="S",
+            type=float,
+            default=0.0,
+            help="seconds before the first dark period (default 0: dark from the first tick)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -190,6 +233,15 @@ class Command(BaseCommand):
                 )
         if not 0 <= options["stale_sensors"] <= sensors:
             raise CommandError(f"--stale-sensors must be between 0 and --sensors ({sensors}).")
+        listed = sensors - options["stale_sensors"]
+        if not 0 <= options["vanishing_sensors"] <= listed:
+            raise CommandError(
+                f"--vanishing-sensors must be between 0 and --sensors minus --stale-sensors ({listed}): "
+                "stale sensors are the first ones, vanishing ones the last."
+            )
+        if not 0 < options["vanish_after"] < math.inf:
+            raise CommandError("--vanish-after must be a positive number of seconds.")
+        self._check_dark(options)
         if not 0 <= options["silent_sites"] <= len(codes):
             raise CommandError(f"--silent-sites must be between 0 and the number of sites ({len(codes)}).")
         named = _codes_list(options["silence"])
@@ -203,6 +255,11 @@ class Command(BaseCommand):
             drop_sensors=options["drop_sensors"],
             malformed=options["malformed"],
             stale_sensors=options["stale_sensors"],
+            vanishing_sensors=options["vanishing_sensors"],
+            vanish_after=options["vanish_after"],
+            dark_every=options["dark_every"],
+            dark_for=options["dark_for"],
+            dark_offset=options["dark_offset"],
         )
         sites = [
             SiteSimulator(
@@ -233,6 +290,24 @@ class Command(BaseCommand):
             summary_every=options["summary_every"],
             echo=self._echo,
         )
+
+    @staticmethod
+    def _check_dark(options: dict[str, Any]) -> None:
+        every, length, offset = options["dark_every"], options["dark_for"], options["dark_offset"]
+        if not every and not length:
+            if offset:
+                raise CommandError("--dark-offset needs --dark-every and --dark-for.")
+            return
+        if not every or not length:
+            raise CommandError("--dark-every and --dark-for go together: give both, or neither.")
+        # Written so that NaN and infinities fail too.
+        if not 0 < length < every < math.inf:
+            raise CommandError(
+                f"--dark-for ({length:g}) must be a positive number of seconds less than --dark-every "
+                f"({every:g})."
+            )
+        if not 0 <= offset < math.inf:
+            raise CommandError("--dark-offset must be 0 or a positive number of seconds.")
 
     def _echo(self, line: str) -> None:
         # Flushed at once: the simulator usually runs with stdout piped to a log or a terminal pane.
