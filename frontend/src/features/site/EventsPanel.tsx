@@ -66,7 +66,20 @@ export function EventsPanel({
       ) : events.length === 0 ? (
         <p className="quiet">No events yet. Connections, heartbeats missed or resumed and operators' actions appear here.</p>
       ) : (
-        <EventsTable events={events} />
+        <ol className="event-list">
+          {events.map((e) => (
+            <li key={e.id} className={`event-item event-item--${e.level}`}>
+              <div className="event-meta">
+                <time dateTime={e.timestamp} title={fullTime(e.timestamp)}>
+                  {localTime(e.timestamp)}
+                </time>
+                <span className={`event event--${e.level}`}>{e.event}</span>
+                <span className="event-actor">{e.actor ?? "system"}</span>
+              </div>
+              {e.message && <p className="event-message">{e.message}</p>}
+            </li>
+          ))}
+        </ol>
       )}
     </section>
   );
