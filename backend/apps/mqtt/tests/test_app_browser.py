@@ -1,18 +1,17 @@
-"""Must-hold 5: the dashboard shows live changes in headless Chromium without a reload.
+"""The web app in headless Chromium against the real server and a real broker, without a reload:
+a customer signs in at the sign-in page, sees only their sites and opens one; a published heartbeat
+updates a sensor card; a sensor left out of 3 heartbeats turns offline; a stopped connection shows
+down; a device named like an HTML tag is shown as text and runs nothing. Staff stop and start a
+connection from the operations view (the former dashboard's test).
 
 The real app is served by uvicorn in a subprocess against the test database, in single-process mode
-(the MQTT worker in the server's event loop, the in-memory channel layer), connected to the machine's
-Mosquitto. A staff user logs in through the admin form, opens /dashboard/ and, without any
-navigation: sees the connection connected, stops it (the row turns disabled), starts it again, sees a
-heartbeat published to the broker arrive, and sees a change made while its socket was away once the
-socket has reconnected by itself.
+(the MQTT worker in the server's event loop, the in-memory channel layer), connected to the
+machine's Mosquitto. DEBUG=1 for one reason: the test settings keep DEBUG off, so WhiteNoise would
+serve static files only from a collected STATIC_ROOT; with DEBUG it serves the build where it is
+(and cookies are not marked Secure, which plain http://127.0.0.1 needs).
 
-The server runs with DEBUG=1 for one reason: the test settings keep DEBUG off, so WhiteNoise would
-serve static files only from a collected STATIC_ROOT; with DEBUG it serves them from the apps (and
-cookies are not marked Secure, which plain http://127.0.0.1 needs).
-
-Times (click → state shown) are printed, never asserted; the expectations' timeouts only guard
-against a hang.
+Times (publish → shown) are printed and the 2 s target is asserted with a margin only where the
+issue asks for it; the other expectations' timeouts only guard against a hang.
 """
 
 from __future__ import annotations
@@ -28,10 +27,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connections as db_connections
 from django.utils import timezone
@@ -40,7 +41,7 @@ from apps.mqtt.models import ConnectionLog, MqttConnection
 from apps.mqtt.services.connections import ensure_default_topics
 from apps.mqtt.tests.conftest import free_port, require
 from apps.mqtt.tests.test_run_mqtt import BACKEND, _database_url
-from apps.sites.models import Site
+from apps.sites.models import Customer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,8 +56,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SCREENSHOT = BACKEND.parent / "var" / "screenshots" / "dashboard.png"
+SCREENSHOTS = BACKEND.parent / "var" / "screenshots"
 GUARD_MS = 10_000  # hang guard of every expectation
+PASSWORD = "a-long-test-password"
+XSS_NAME = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(autouse=True)
@@ -67,8 +70,28 @@ def _orm_beside_playwright(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    require(Path(CHROMIUM).exists(), f"Chromium is not installed at {CHROMIUM} (make system-deps)")
+    require(
+        (settings.FRONTEND_DIST / "index.html").is_file(),
+        f"the web app is not built at {settings.FRONTEND_DIST} (make frontend)",
+    )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+            # The ORM calls made inside Playwright's sync context got a database connection of their
+            # own; close it, or it outlives the test and blocks dropping the test database.
+            db_connections.close_all()
+
+
 @contextmanager
-def _serve(log_file: Path) -> Iterator[str]:
+def _serve(log_file: Path, *, reconcile_every: int) -> Iterator[str]:
     """uvicorn with the real ASGI app on a free port; yields its base URL."""
     port = free_port()
     env = {
@@ -76,8 +99,7 @@ def _serve(log_file: Path) -> Iterator[str]:
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
         "DATABASE_URL": _database_url(),
         "MQTT_WORKER_IN_WEB": "1",
-        # Only the nudge (in-process here) can make a stop show within the expectations' guard.
-        "MQTT_RECONCILE_INTERVAL": "60",
+        "MQTT_RECONCILE_INTERVAL": str(reconcile_every),
         "DEBUG": "1",
     }
     for name in ("REDIS_URL", "DJANGO_ALLOW_ASYNC_UNSAFE"):
@@ -98,6 +120,9 @@ def _serve(log_file: Path) -> Iterator[str]:
                     raise RuntimeError("uvicorn did not start:\n" + log_file.read_text()[-3000:]) from None
                 time.sleep(0.1)
         yield base
+    except BaseException:
+        print("---- uvicorn log (tail)\n" + log_file.read_text()[-4000:])
+        raise
     finally:
         if server.poll() is None:
             server.send_signal(signal.SIGTERM)
@@ -108,186 +133,210 @@ def _serve(log_file: Path) -> Iterator[str]:
                 server.wait(5)
 
 
-def _publish(conn: MqttConnection, topic: str, payload: bytes) -> None:
+def _publish(conn: MqttConnection, payload: bytes) -> None:
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-pub-{uuid.uuid4().hex[:8]}")
     client.connect(conn.broker_host, conn.broker_port)
     client.loop_start()
     try:
+        topic = f"{conn.site.code}/datalogger_o/heartbeat"
         client.publish(topic, payload, qos=1).wait_for_publish(timeout=10)
     finally:
         client.disconnect()
         client.loop_stop()
 
 
-def _heartbeat(devices: list[str]) -> bytes:
-    ts = timezone.now().replace(microsecond=0).isoformat()
+def _heartbeat(devices: list[str], *, acc_z: float = 0.98) -> bytes:
+    ts = timezone.now().isoformat()  # microseconds: each heartbeat a new reading, never a repeat
     return orjson.dumps(
         {
             "sensors_last_data": [
-                {"device_name": name, "ts": ts, "last_acc00": 0.01, "last_acc01": -0.02, "last_acc02": 0.98}
+                {"device_name": name, "ts": ts, "last_acc00": 0.01, "last_acc01": -0.02, "last_acc02": acc_z}
                 for name in devices
             ]
         }
     )
 
 
-def test_the_dashboard_shows_live_changes_without_a_reload(
-    make_connection, make_site, site_code, system_broker, tmp_path: Path
-) -> None:
-    require(Path(CHROMIUM).exists(), f"Chromium is not installed at {CHROMIUM} (make system-deps)")
-    from playwright.sync_api import expect, sync_playwright
+def _watch(page: Any) -> list[str]:
+    """Script errors, failed requests and alerts (an injected script would open one). The app's own
+    confirmations (Stop, Restart) are accepted."""
+    problems: list[str] = []
 
-    operator = User.objects.create_user("night-shift", password="a-long-test-password", is_staff=True)
-    operator.is_superuser = True
-    operator.save()
+    def on_dialog(dialog: Any) -> None:
+        if dialog.type == "confirm":
+            dialog.accept()
+        else:
+            problems.append(f"{dialog.type}: {dialog.message}")
+            dialog.dismiss()
+
+    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
+    page.on("dialog", on_dialog)
+    page.on(
+        "response",
+        lambda response: (
+            problems.append(f"{response.status} {response.url}") if response.status >= 400 else None
+        ),
+    )
+    return problems
+
+
+def _mark_the_page(page: Any) -> None:
+    """A value that survives in-app navigation (history API) but not a reload."""
+    page.evaluate("window.__marker = 'set before the changes'")
+
+
+def _was_not_reloaded(page: Any) -> bool:
+    return page.evaluate("window.__marker") == "set before the changes"
+
+
+def _sign_in(page: Any, base: str, user: User, then: str) -> None:
+    page.goto(f"{base}{then}")
+    assert "/login/" in page.url  # an anonymous visitor is sent to sign in, and back afterwards
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{base}{then}")
+
+
+def _monitored_site(make_connection, make_site, system_broker, *, code: str, name: str, customer: Customer):
     conn = make_connection(
-        site=make_site(code=site_code, name=f"Viaduct {site_code}"),
+        site=make_site(code=code, name=name, customer=customer),
         broker_host=system_broker[0],
         broker_port=system_broker[1],
         retry_delay=1,
     )
     ensure_default_topics(connection=conn)
+    return conn
+
+
+def test_a_customer_follows_their_site_live(
+    browser, make_connection, make_site, site_code, system_broker, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    acme = Customer.objects.create(name="Acme Structures")
+    member = User.objects.create_user("acme-engineer", password=PASSWORD)
+    acme.members.add(member)
+    conn = _monitored_site(
+        make_connection, make_site, system_broker, code=site_code, name=f"Viaduct {site_code}", customer=acme
+    )
+    other = make_site(name="Someone else's dam", customer=Customer.objects.create(name="Other Co"))
+
+    with _serve(tmp_path / "uvicorn.log", reconcile_every=1) as base:
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        problems = _watch(page)
+
+        # Signs in at the sign-in page (a customer is not staff) and sees only their own sites.
+        _sign_in(page, base, member, "/")
+        overview = page.get_by_role("main")
+        expect(overview.get_by_role("link", name=conn.site.name)).to_be_visible(timeout=GUARD_MS)
+        expect(overview.get_by_text(other.name)).to_have_count(0)
+        expect(overview.get_by_text("Connected").first).to_be_visible(timeout=GUARD_MS)
+
+        # Opens the site; from here on, the page never loads again.
+        overview.get_by_role("link", name=conn.site.name).click()
+        page.wait_for_url(f"{base}/sites/{conn.site_id}/")
+        expect(page.get_by_role("heading", name=conn.site.name)).to_be_visible(timeout=GUARD_MS)
+        _mark_the_page(page)
+
+        # A published heartbeat reaches the cards without a reload, within 2 s.
+        published = time.monotonic()
+        _publish(conn, _heartbeat(["MNA00001", "MNA00002", XSS_NAME], acc_z=0.987))
+        first = page.get_by_role("article", name="MNA00001")
+        expect(first.get_by_text("0.987")).to_be_visible(timeout=GUARD_MS)
+        first_shown = time.monotonic() - published
+        expect(first.get_by_text("Online", exact=True)).to_be_visible()
+
+        published = time.monotonic()
+        _publish(conn, _heartbeat(["MNA00001", "MNA00002", XSS_NAME], acc_z=0.912))
+        expect(first.get_by_text("0.912")).to_be_visible(timeout=GUARD_MS)
+        update_shown = time.monotonic() - published
+
+        # A device named like markup is text: shown as typed, no image element, no alert.
+        expect(page.get_by_role("heading", name=XSS_NAME, exact=True)).to_be_visible()
+        assert page.locator("img[src=x]").count() == 0
+
+        # MNA00002 left out of 3 heartbeats in a row turns offline.
+        for acc_z in (0.921, 0.922, 0.923):
+            _publish(conn, _heartbeat(["MNA00001", XSS_NAME], acc_z=acc_z))
+            expect(first.get_by_text(f"{acc_z:.3f}")).to_be_visible(timeout=GUARD_MS)
+        second = page.get_by_role("article", name="MNA00002")
+        expect(second.get_by_text("Offline", exact=True)).to_be_visible(timeout=GUARD_MS)
+
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "site.png"), full_page=True)
+
+        # Monitoring stopped (by an operator elsewhere): the page shows the connection down.
+        MqttConnection.objects.filter(pk=conn.pk).update(enabled=False)
+        header = page.get_by_role("region", name=conn.site.name)
+        expect(header.get_by_text("Disabled", exact=True)).to_be_visible(timeout=GUARD_MS)
+
+        assert _was_not_reloaded(page)
+        assert problems == [], problems
+    print(
+        f"\nbrowser: heartbeat → card {first_shown:.3f} s (new sensors) and {update_shown:.3f} s (an update) "
+        "after publishing (target 2 s)"
+    )
+    # The issue's figure, with room for this shared machine: the expectation above guards a hang only.
+    assert update_shown < 2.0, f"a heartbeat took {update_shown:.2f} s to reach its card"
+
+
+def test_staff_stop_and_start_a_connection_from_the_operations_view(
+    browser, make_connection, make_site, site_code, system_broker, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    operator = User.objects.create_user("night-shift", password=PASSWORD, is_staff=True, is_superuser=True)
+    conn = _monitored_site(
+        make_connection, make_site, system_broker, code=site_code, name=f"Bridge {site_code}", customer=None
+    )
     # A second, stopped connection, so the table and totals are not trivially one row.
     other = make_connection(site=make_site(name="Harbour crane"), broker_port=1, enabled=False)
     MqttConnection.objects.filter(pk=other.pk).update(status="disabled")
 
-    server_log = tmp_path / "uvicorn.log"
-    try:
-        with _serve(server_log) as base, sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                _drive(browser, base, operator, conn, expect, make_connection, make_site)
-            finally:
-                browser.close()
-                # The ORM calls made inside Playwright's sync context got a database connection of
-                # their own; close it, or it outlives the test and blocks dropping the test database.
-                db_connections.close_all()
-    except BaseException:
-        print("---- uvicorn log (tail)\n" + server_log.read_text()[-4000:])
-        raise
+    # Only the nudge (in-process here) can make a stop show within the expectations' guard.
+    with _serve(tmp_path / "uvicorn.log", reconcile_every=60) as base:
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        problems = _watch(page)
+        page.goto(f"{base}/dashboard/")  # the old address leads to the operations view
+        assert "/login/" in page.url
+        page.get_by_label("Username").fill(operator.username)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{base}/ops/")
+        _mark_the_page(page)
 
-    events = list(ConnectionLog.objects.filter(mqtt_connection=conn).values_list("event_type", "actor"))
-    assert ("stopped", operator.pk) in events
-    assert ("started", operator.pk) in events
+        connections = page.get_by_role("region", name="Connections")
+        row = connections.get_by_role("row", name=conn.site.name)
+        expect(row.get_by_text("Connected", exact=True)).to_be_visible(timeout=GUARD_MS)
+        expect(page.get_by_text("Worker alive").first).to_be_visible(timeout=GUARD_MS)
 
+        clicked = time.monotonic()
+        row.get_by_role("button", name=f"Stop {conn.site.name}", exact=True).click()  # confirmed by _watch
+        expect(row.get_by_text("Disabled", exact=True)).to_be_visible(timeout=GUARD_MS)
+        stop_shown = time.monotonic() - clicked
+        events = page.get_by_role("region", name=re.compile("Recent events"))
+        expect(events.get_by_text("Stopped by operator").first).to_be_visible(timeout=GUARD_MS)
 
-def _drive(
-    browser, base: str, operator: User, conn: MqttConnection, expect, make_connection, make_site
-) -> None:
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"script error: {error}"))
-    page.on(
-        "response",
-        lambda response: (
-            problems.append(f"{response.status} {response.url}")
-            if response.status >= 400 and not response.url.endswith("/favicon.ico")  # the admin has none
-            else None
-        ),
-    )
+        clicked = time.monotonic()
+        row.get_by_role("button", name=f"Start {conn.site.name}", exact=True).click()
+        expect(row.get_by_text("Connected", exact=True)).to_be_visible(timeout=GUARD_MS)
+        start_shown = time.monotonic() - clicked
 
-    # Logging in through the admin form: /dashboard/ sends an anonymous visitor there and back.
-    page.goto(f"{base}/dashboard/")
-    assert "/admin/login/" in page.url
-    page.fill("#id_username", operator.username)
-    page.fill("#id_password", "a-long-test-password")
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{base}/dashboard/")
-    expect(page.locator("#live")).to_have_attribute("data-state", "live", timeout=GUARD_MS)
+        published = time.monotonic()
+        _publish(conn, _heartbeat(["MNA00001", "MNA00002", "MNA00003"]))
+        expect(row.get_by_text("OK", exact=True)).to_be_visible(timeout=GUARD_MS)
+        heartbeat_shown = time.monotonic() - published
 
-    # From here on, the page must never load again.
-    navigations: list[str] = []
-    page.on(
-        "framenavigated", lambda frame: navigations.append(frame.url) if frame == page.main_frame else None
-    )
-    page.evaluate("window.__marker = 'set before the changes'")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "ops.png"), full_page=True)
+        assert _was_not_reloaded(page)
+        assert problems == [], problems
 
-    row = page.locator(f'tr[data-site-id="{conn.site_id}"]')
-    status = row.locator('[data-field="status"]')
-    expect(status).to_have_text("Connected", timeout=GUARD_MS)
-    expect(page.locator('[data-total="active"]')).to_have_text("1")
-    expect(page.locator('[data-total="connections"]').first).to_have_text("2")
-    expect(row.locator('[data-field="heartbeat-age"]')).to_have_text("never")
-    expect(page.locator("#worker")).to_contain_text("Worker alive", timeout=GUARD_MS)
-
-    # Stop: the observed state arrives over the socket.
-    clicked = time.monotonic()
-    row.locator('button[data-action="stop"]').click()
-    expect(status).to_have_text("Disabled", timeout=GUARD_MS)
-    stop_shown = time.monotonic() - clicked
-    expect(row.locator('[data-field="enabled"]')).to_have_text("No")
-    expect(row.locator('button[data-action="start"]')).to_be_enabled()
-    expect(page.locator('[data-total="active"]')).to_have_text("0")
-    log = page.locator("#log-rows")
-    expect(log.locator("tr", has_text="Stopped by operator").first).to_contain_text(operator.username)
-    expect(log.locator("tr", has_text="Disabled").first).to_be_visible(timeout=GUARD_MS)
-
-    # Start again.
-    clicked = time.monotonic()
-    row.locator('button[data-action="start"]').click()
-    expect(status).to_have_text("Connected", timeout=GUARD_MS)
-    start_shown = time.monotonic() - clicked
-
-    # A heartbeat published to the broker: the row's heartbeat, its sensors and the totals follow.
-    published = time.monotonic()
-    _publish(
-        conn, f"{conn.site.code}/datalogger_o/heartbeat", _heartbeat(["MNA00001", "MNA00002", "MNA00003"])
-    )
-    expect(row.locator('[data-field="heartbeat-age"]')).to_have_text(
-        re.compile(r"^(just now|\d+ s ago)$"), timeout=GUARD_MS
-    )
-    heartbeat_shown = time.monotonic() - published
-    expect(row.locator('[data-field="heartbeat-state"]')).to_have_text("OK", timeout=GUARD_MS)
-    expect(row.locator('[data-field="sensors-online"]')).to_have_text("3", timeout=GUARD_MS)
-    expect(page.locator('[data-total="online_sensors"]')).to_have_text("3")
-    expect(page.locator('[data-total="sensors"]').first).to_have_text("3")
-
-    # The socket drops: the page says so, reconnects by itself and re-reads what it missed meanwhile
-    # (a rename broadcasts nothing: only the re-read can show it).
-    page.evaluate("window.opsDashboard.socket.close()")
-    expect(page.locator("#live")).to_have_attribute("data-state", "reconnecting", timeout=GUARD_MS)
-    Site.objects.filter(pk=conn.site_id).update(name="Viaduct (renamed)")
-    expect(page.locator("#live")).to_have_attribute("data-state", "live", timeout=GUARD_MS)
-    expect(row.locator('[data-field="site-name"]')).to_have_text("Viaduct (renamed)", timeout=GUARD_MS)
-
-    # A connection added meanwhile (the admin, another operator) appears on the next re-read, as a
-    # row built from the page's row template, with its pending stop and its actions.
-    added = make_connection(site=make_site(name="Quarry", code=f"Q{conn.site.code}"), enabled=False)
-    page.evaluate("window.opsDashboard.refresh()")
-    new_row = page.locator(f'tr[data-site-id="{added.site_id}"]')
-    expect(new_row.locator('[data-field="site-name"]')).to_have_text("Quarry", timeout=GUARD_MS)
-    expect(new_row.locator('[data-field="pending"]')).to_have_text("stopping…")
-    expect(new_row.locator('button[data-action="start"]')).to_be_enabled()
-    expect(new_row.locator("form.action-form").first).to_have_attribute(
-        "action", f"/dashboard/connections/{added.pk}/start/"
-    )
-    expect(page.locator('[data-total="connections"]').first).to_have_text("3")
-
-    # Let the ages tick once, then record what an operator sees (and, to look at, the narrow and
-    # dark variants).
-    _wait_for_tick(page, row)
-    page.mouse.move(0, 0)  # no hover highlight on the last clicked row
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
-    page.emulate_media(color_scheme="dark")
-    page.screenshot(path=str(SCREENSHOT.with_name("dashboard-dark.png")), full_page=True)
-    page.emulate_media(color_scheme="light")
-    page.set_viewport_size({"width": 414, "height": 900})
-    page.screenshot(path=str(SCREENSHOT.with_name("dashboard-narrow.png")), full_page=True)
-
-    assert page.evaluate("window.__marker") == "set before the changes"
-    assert navigations == [], navigations
-    assert problems == [], problems
+    logged = list(ConnectionLog.objects.filter(mqtt_connection=conn).values_list("event_type", "actor"))
+    assert ("stopped", operator.pk) in logged
+    assert ("started", operator.pk) in logged
     print(
-        f"\nbrowser: stop → 'Disabled' shown {stop_shown:.3f} s after the click, start → 'Connected' "
-        f"{start_shown:.3f} s, heartbeat → row {heartbeat_shown:.3f} s after publishing (target 2 s)"
-        f"\nscreenshot: {SCREENSHOT}"
+        f"\nbrowser: stop → 'Disabled' {stop_shown:.3f} s after the click, start → 'Connected' "
+        f"{start_shown:.3f} s, heartbeat → row {heartbeat_shown:.3f} s after publishing"
     )
-
-
-def _wait_for_tick(page, row) -> None:
-    age = row.locator('[data-field="heartbeat-age"]')
-    first = age.text_content()
-    deadline = time.monotonic() + 5
-    while age.text_content() == first and time.monotonic() < deadline:
-        page.wait_for_timeout(200)
