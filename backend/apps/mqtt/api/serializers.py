@@ -281,7 +281,9 @@ class ConnectionSerializer(ModelSerializer):
         write_only=True, required=False, default=False, help_text="True removes the stored client key."
     )
     has_client_key = serializers.BooleanField(read_only=True)
-    client_id = serializers.CharField(read_only=True, help_text="'<client_id_prefix>_<site id>'.")
+    client_id = serializers.CharField(
+        read_only=True, help_text="The prefix, an underscore and the site's id (e.g. dlmon_42)."
+    )
     topics = TopicSerializer(
         many=True,
         required=False,
