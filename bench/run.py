@@ -26,7 +26,7 @@ if __package__ in (None, ""):  # `python bench/run.py`: make `bench` importable
 from cryptography.fernet import Fernet
 
 from bench import machine, report
-from bench.common import LOOPBACK, RESULTS, django_env, run_child, write_json
+from bench.common import LOOPBACK, REPO, RESULTS, django_env, run_child, write_json
 from bench.databases import DEFAULT_POSTGRES_URL, check_local, postgres_database, postgres_version, sqlite_url
 
 STACKS = ("memory-sqlite", "redis-postgres")
@@ -41,6 +41,7 @@ DEFAULT_SCENARIOS = ("seed", "seed-same-tick", "x100", "ramp")
 DEFAULT_RATES = (10.0, 20.0, 50.0, 100.0, 150.0, 200.0, 300.0, 400.0)
 QUICK_RATES = (10.0, 20.0)
 INGEST_CASES = ((20, 1), (100, 10), (100, 50))  # (sites, heartbeats per flush)
+FRONTEND_SCENARIOS = ("site", "overview")
 
 
 def _csv(choices: tuple[str, ...]) -> Any:
@@ -135,6 +136,22 @@ def parser() -> argparse.ArgumentParser:
     soak.add_argument(
         "--sample-every", type=float, help="seconds between database samples (default 60; quick 5)"
     )
+    frontend = commands.add_parser(
+        "frontend", parents=[common], help="the web app's time per frame in Chromium under live load"
+    )
+    frontend.add_argument(
+        "--scenarios",
+        type=_csv(FRONTEND_SCENARIOS),
+        default=list(FRONTEND_SCENARIOS),
+        help="site (1 x 100 sensors @ 1 s), overview (1,000 sites, 200 hb/s); default both",
+    )
+    frontend.add_argument("--duration", type=float, help="seconds measured under load (default 30; quick 5)")
+    frontend.add_argument(
+        "--warmup", type=float, help="seconds of load before measuring (default 5; quick 2)"
+    )
+    frontend.add_argument("--idle", type=float, help="seconds measured without load (default 5; quick 2)")
+    frontend.add_argument("--overview-sites", type=int, default=1000, help="sites of the overview (1000)")
+    frontend.add_argument("--overview-rate", type=float, default=200.0, help="overview heartbeats/s (200)")
     return top
 
 
@@ -262,6 +279,60 @@ class Run:
         stack = self.stack(args.stack, [session], timeout=seconds + 900)
         return {"parameters": {"sessions": [session]}, "stacks": [stack]}
 
+    # ---------------------------------------------------------------- the web app (frontend)
+
+    def frontend(self) -> Path:
+        """The web app's time per frame (bench/frontend.py): its own results and summary."""
+        from bench import frontend
+
+        args = self.args
+        require_port(args.broker_port, "Mosquitto")
+        if not (REPO / "frontend" / "dist" / "index.html").exists():
+            raise SystemExit("the web app is not built: run `make frontend` first")
+        if not Path(frontend.CHROMIUM).exists():
+            raise SystemExit(f"Chromium is not installed at {frontend.CHROMIUM} (make system-deps)")
+        args.out.mkdir(parents=True, exist_ok=True)
+        timing = {
+            "duration": self.pick(args.duration, 30.0, 5.0),
+            "warmup": self.pick(args.warmup, 5.0, 2.0),
+            "idle": self.pick(args.idle, 5.0, 2.0),
+        }
+        shapes = {  # name: (sites, sensors per heartbeat, heartbeats per second)
+            "site": (1, 100, 1.0),
+            "overview": (args.overview_sites, 3, args.overview_rate),
+        }
+        scenarios = [
+            {"name": name, "kind": name, "sites": sites, "sensors": sensors, "rate": rate, **timing}
+            for name in args.scenarios
+            for sites, sensors, rate in [shapes[name]]
+        ]
+        config = {
+            "work_dir": str(self.work / "frontend"),
+            "run_id": self.run_id,
+            "broker_port": args.broker_port,
+            "scenarios": scenarios,
+        }
+        env = self.env(sqlite_url(self.work, "frontend"))
+        env["DEBUG"] = "1"  # as the browser tests: WhiteNoise serves the app, cookies work over http
+        results: dict[str, Any] = {
+            "stamp": self.stamp,
+            "machine": machine.describe(postgres=None, redis_url=None),
+            "busy": {"start": machine.busy()},
+            "quick": args.quick,
+        }
+        print(f"== frontend: {', '.join(args.scenarios)}", flush=True)
+        timeout = 900 + len(scenarios) * (timing["duration"] + timing["warmup"] + timing["idle"] + 300)
+        results["frontend"] = {
+            "parameters": config,
+            **run_child("bench.frontend", config, env=env, timeout=timeout),
+        }
+        results["busy"]["end"] = machine.busy()
+        write_json(args.out / f"{self.stamp}-frontend.json", results)
+        text = frontend.summary(results, command=shlex.join(["python", "bench/run.py", *sys.argv[1:]]))
+        summary = args.out / f"{self.stamp}-summary.md"
+        summary.write_text(text + "\n")
+        return summary
+
     # ---------------------------------------------------------------- the run
 
     def needs_postgres(self) -> bool:
@@ -274,6 +345,8 @@ class Run:
 
     def execute(self) -> Path:
         args = self.args
+        if args.command == "frontend":
+            return self.frontend()
         args.out.mkdir(parents=True, exist_ok=True)
         command = args.command
         if command != "ingest":
