@@ -147,7 +147,12 @@ class Command(BaseCommand):
     ) -> None:
         broker = await start_embedded_broker(port=options["broker_port"])
         await asyncio.to_thread(
-            call_command, "seed_demo", sites=options["sites"], broker_port=broker.port, stdout=self.stdout
+            call_command,
+            "seed_demo",
+            sites=options["sites"],
+            broker_port=broker.port,
+            verbosity=0,
+            stdout=self.stdout,
         )
         simulator = SimulatorRunner(
             sites, BrokerConfig(broker.host, broker.port), interval=options["interval"], summary_every=60
@@ -188,8 +193,12 @@ class Command(BaseCommand):
     def _banner(self, options: dict[str, Any], broker_port: int, faults: list[DemoFault]) -> None:
         base = f"http://{options['host']}:{options['port']}"
         self.stdout.write(self.style.SUCCESS(f"\nDemo running: {base}/"))
-        self.stdout.write(f"  staff login:    {DEMO_STAFF[0]} / {DEMO_STAFF[1]}")
-        self.stdout.write(f"  customer login: {DEMO_CUSTOMER_USER[0]} / {DEMO_CUSTOMER_USER[1]}")
+        self.stdout.write(
+            f"  staff login:    {DEMO_STAFF[0]} / {DEMO_STAFF[1]}   (every site; operations at {base}/ops/)"
+        )
+        self.stdout.write(
+            f"  customer login: {DEMO_CUSTOMER_USER[0]} / {DEMO_CUSTOMER_USER[1]}   (its own sites only)"
+        )
         self.stdout.write(f"  admin: {base}/admin/   API docs: {base}/api/docs/   metrics: {base}/metrics")
         self.stdout.write(
             f"  {options['sites']} simulated sites x {options['sensors']} sensors"

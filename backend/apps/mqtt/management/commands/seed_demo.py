@@ -39,6 +39,8 @@ class Command(BaseCommand):
             raise CommandError("--broker-port must be between 1 and 65535.")
         with transaction.atomic():
             created = self._seed(count, options["broker_host"], options["broker_port"])
+        if options["verbosity"] == 0:  # e.g. from `demo`, which prints the logins in its own banner
+            return
         self.stdout.write(self.style.SUCCESS(f"Demo data ready: {count} sites ({created} new)."))
         self.stdout.write(f"  staff login:    {DEMO_STAFF[0]} / {DEMO_STAFF[1]}")
         self.stdout.write(f"  customer login: {DEMO_CUSTOMER_USER[0]} / {DEMO_CUSTOMER_USER[1]}")
