@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import http.cookiejar
 import io
 import os
 import re
@@ -14,10 +15,12 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from django.core.management import call_command
 
@@ -178,6 +181,7 @@ def test_demo_serves_live_sensors_and_stops_on_ctrl_c(tmp_path: Path) -> None:
             online = float(match.group(1)) if match else 0.0
         print(f"\ndemo: 15 live sensors {time.monotonic() - started:.1f} s after start (target: 15 s)")
         assert '"alive": true' in _get(f"http://127.0.0.1:{port}/healthz")
+        _the_printed_customer_login_opens_the_app(f"http://127.0.0.1:{port}")
         demo.send_signal(signal.SIGINT)
         output, _ = demo.communicate(timeout=15)
     finally:
@@ -250,3 +254,21 @@ def test_demo_shows_every_fault_state(tmp_path: Path) -> None:
     assert demo.returncode == 0, output.decode()[-3000:]
     # Only the sites given malformed messages send any.
     assert set(states["rejected"]) <= {"DEMO009", "DEMO011"}
+
+
+def _the_printed_customer_login_opens_the_app(base: str) -> None:
+    """The demo's customer signs in on the sign-in page and gets the app (and its own sites)."""
+    jar = http.cookiejar.CookieJar()
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = browser.open(f"{base}/", timeout=10)
+    assert page.url == f"{base}/login/?next=/"
+    csrf = next(cookie.value for cookie in jar if cookie.name == "csrftoken")
+    form = urllib.parse.urlencode(
+        {"username": "customer", "password": "demo-customer", "next": "/", "csrfmiddlewaretoken": csrf}
+    ).encode()
+    request = urllib.request.Request(f"{base}/login/", data=form, headers={"Referer": f"{base}/login/"})
+    app = browser.open(request, timeout=10)
+    assert app.url == f"{base}/"
+    assert '<div id="root">' in app.read().decode()
+    sites = orjson.loads(browser.open(f"{base}/api/sites/", timeout=10).read())
+    assert sites["count"] == 3
