@@ -665,6 +665,29 @@ def window_figures(
     return result
 
 
+def update_cost(scenario: dict[str, Any]) -> dict[str, Any] | None:
+    """The main-thread time one update costs: the load window's Chromium task time beyond the idle
+    page's (the same page's rate without traffic), over the data messages that reached the page
+    (``sensors_update`` on the site page, ``status_update`` on the overview)."""
+    idle, load = scenario.get("idle"), scenario.get("load")
+    if not idle or not load or idle["seconds"] <= 0:
+        return None
+    kind = "sensors_update" if scenario["kind"] == "site" else "status_update"
+    updates = load["messages"]["by_type"].get(kind, 0)
+    if not updates:
+        return None
+    extra = {}
+    for name in ("TaskDuration", "ScriptDuration", "LayoutDuration"):
+        rate = idle["chromium_metrics"][name] / idle["seconds"]
+        extra[name] = (load["chromium_metrics"][name] - rate * load["seconds"]) / updates
+    return {
+        "updates": updates,
+        "main_thread_ms": extra["TaskDuration"],
+        "script_ms": extra["ScriptDuration"],
+        "layout_ms": extra["LayoutDuration"],
+    }
+
+
 def summarise(name: str, window: str, figures: dict[str, Any]) -> str:
     f, loaf, busy = figures["frame_interval"], figures["long_animation_frames"], figures["busy"]
     text = (
@@ -780,6 +803,7 @@ def run_scenario(config: dict[str, Any], spec: dict[str, Any], number: int) -> d
         result["browser_version"] = browser.version
         if metrics_before and metrics_after:
             result["worker_dropped"] = metrics_after["dropped"] - metrics_before["dropped"]
+        result["load"]["busy"]["per_update_beyond_idle"] = update_cost(result)
         servers.check_alive()
         log(summarise(name, "load", result["load"]))
     finally:
@@ -940,6 +964,7 @@ def summary(results: dict[str, Any], *, command: str) -> str:
         publisher = scenario["publisher"]
         lat = load["latency"]
         loaf = load["long_animation_frames"]
+        cost = update_cost(scenario)
         lines += [
             f"### {LABELS.get(scenario['name'], scenario['name'])}",
             "",
@@ -962,6 +987,10 @@ def summary(results: dict[str, Any], *, command: str) -> str:
             f" {_ms(loaf['total_ms'], 0)} ms, style + layout + paint"
             f" {_ms(loaf['style_layout_paint_total_ms'], 0)} ms; biggest scripts:"
             f" {loaf['top_invokers_ms'] or '-'}",
+            f"- main-thread time per update (the load window's beyond the idle page's rate, over the"
+            f" {cost['updates'] if cost else '-'} data messages):"
+            f" {_ms(cost and cost['main_thread_ms'], 2)} ms"
+            f" (script {_ms(cost and cost['script_ms'], 2)}, layout {_ms(cost and cost['layout_ms'], 2)})",
             f"- long tasks: {load['long_tasks']['count']} ({_ms(load['long_tasks']['total_ms'], 0)} ms);"
             f" DOM nodes {load['dom_nodes']}; JS heap {load['chromium_metrics']['JSHeapUsedSizeMB']:.0f} MB;"
             f" layouts {_ms(load['busy']['layouts_per_s'], 1)}/s, style recalcs"
