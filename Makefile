@@ -28,6 +28,7 @@ help:
 	@echo "make format        apply ruff's fixes and formatting"
 	@echo "make requirements  re-pin requirements/*.txt from requirements/*.in"
 	@echo "make bench         benchmarks (ingest, end to end); make bench-soak: 30-minute soak"
+	@echo "make bench-frontend  the web app's time per frame in Chromium under live load (bench/run.py frontend)"
 	@echo "make secret-key    print a new SECRET_KEY and FIELD_ENCRYPTION_KEYS value"
 
 $(STAMP): requirements/base.txt requirements/dev.txt
@@ -117,3 +118,8 @@ bench: $(STAMP)
 
 bench-soak: $(STAMP)
 	$(PY) bench/run.py soak --minutes 30
+
+# The web app's time per frame (bench/frontend.py): Debian's Chromium, Mosquitto on 127.0.0.1.
+.PHONY: bench-frontend
+bench-frontend: $(STAMP) $(FRONTEND_BUILD)
+	$(PY) bench/run.py frontend

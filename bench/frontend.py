@@ -167,6 +167,17 @@ INIT_SCRIPT = r"""
 """
 
 
+def app_build() -> dict[str, Any]:
+    """Which build of the web app is measured: the bundles frontend/dist/index.html names, and when it
+    was built (the sources may have moved on since: the commit alone does not say)."""
+    index = REPO / "frontend" / "dist" / "index.html"
+    built = dt.datetime.fromtimestamp(index.stat().st_mtime, dt.UTC).isoformat(timespec="seconds")
+    return {
+        "bundles": sorted(set(re.findall(r"assets/([\w.-]+\.(?:js|css))", index.read_text()))),
+        "built_at": built,
+    }
+
+
 def log(message: str) -> None:
     print(f"  [{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
@@ -920,6 +931,9 @@ def summary(results: dict[str, Any], *, command: str) -> str:
     ]
     versions = sorted({s.get("browser_version") for s in scenarios if s.get("browser_version")})
     machine.insert(-1, f"| Chromium | {', '.join(versions) or '-'} (headless, Playwright) |")
+    build = frontend.get("app_build")
+    if build:
+        machine.insert(-1, f"| Web app build | {', '.join(build['bundles'])} (built {build['built_at']}) |")
     lines += machine
     rows = targets(scenarios)
     if rows:

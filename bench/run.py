@@ -324,6 +324,7 @@ class Run:
         timeout = 900 + len(scenarios) * (timing["duration"] + timing["warmup"] + timing["idle"] + 300)
         results["frontend"] = {
             "parameters": config,
+            "app_build": frontend.app_build(),
             **run_child("bench.frontend", config, env=env, timeout=timeout),
         }
         results["busy"]["end"] = machine.busy()
