@@ -4,6 +4,16 @@ import { LogoutButton } from "../features/auth/LogoutButton";
 import { useMe } from "../features/auth/MeContext";
 import { LiveIndicator } from "./LiveIndicator";
 
+/** The brand mark: a blue rounded square with a white pulse line (also public/favicon.svg). */
+export function BrandMark() {
+  return (
+    <svg className="brand-mark" viewBox="0 0 32 32" width="18" height="18" aria-hidden="true" focusable="false">
+      <rect width="32" height="32" rx="7" fill="#0a5cc2" />
+      <polyline points="4,17 10,17 13,9 18,24 21,14 23,17 28,17" fill="none" stroke="#fff" strokeWidth="2.6" strokeLinecap="round" strokeLinejoin="round" />
+    </svg>
+  );
+}
+
 export function AppShell({ children }: { children: ReactNode }) {
   const me = useMe();
   return (
@@ -14,7 +24,7 @@ export function AppShell({ children }: { children: ReactNode }) {
       <header className="topbar">
         <div className="topbar-brand">
           <NavLink to="/" className="brand">
-            <span className="brand-mark" aria-hidden="true" />
+            <BrandMark />
             Datalogger monitor
           </NavLink>
         </div>

@@ -4,28 +4,13 @@
 import { memo } from "react";
 import { fixed } from "../lib/format";
 import { SENSOR_LABELS, SENSOR_TONES } from "../lib/labels";
+import { isPresent, MEASURE_GROUPS } from "../lib/measures";
 import { effectiveStatus, lastArrival } from "../lib/sensorStatus";
 import { useNow } from "../lib/ticker";
 import { ago, fullTime, localTime } from "../lib/time";
 import type { Reading, Sensor } from "../lib/types";
 import { Badge } from "./Badge";
 import { Sparkline } from "./Sparkline";
-
-type Axis = keyof Omit<Reading, "timestamp" | "received_at">;
-
-interface Group {
-  label: string;
-  unit: string;
-  decimals: number;
-  axes: { key: Axis; name: string }[];
-}
-
-const GROUPS: Group[] = [
-  { label: "Acceleration", unit: "g", decimals: 3, axes: [{ key: "acc_x", name: "x" }, { key: "acc_y", name: "y" }, { key: "acc_z", name: "z" }] },
-  { label: "Inclination", unit: "°", decimals: 3, axes: [{ key: "incli_x", name: "x" }, { key: "incli_y", name: "y" }] },
-  { label: "Magnetic field", unit: "µT", decimals: 1, axes: [{ key: "mag_x", name: "x" }, { key: "mag_y", name: "y" }, { key: "mag_z", name: "z" }] },
-  { label: "Gyroscope", unit: "°/s", decimals: 2, axes: [{ key: "gyro_x", name: "x" }, { key: "gyro_y", name: "y" }, { key: "gyro_z", name: "z" }] },
-];
 
 export interface SensorCardProps {
   sensor: Sensor;
@@ -37,17 +22,17 @@ export interface SensorCardProps {
 function Measurements({ readings }: { readings: readonly Reading[] }) {
   const newest = readings[0];
   if (!newest) return <p className="card-quiet">No readings yet</p>;
-  const rows = GROUPS.map((group) => {
-    const axes = group.axes.filter((axis) => newest[axis.key] !== null && newest[axis.key] !== undefined);
-    return { group, axes };
-  }).filter((g) => g.axes.length > 0);
+  const rows = MEASURE_GROUPS.map((group) => ({ group, axes: group.axes.filter((axis) => isPresent(newest[axis.key])) })).filter(
+    (g) => g.axes.length > 0,
+  );
   if (rows.length === 0) return <p className="card-quiet">No values in the latest reading</p>;
+  // One group per block: its label and unit on the left, one line per axis on the right.
   return (
     <dl className="measures">
       {rows.map(({ group, axes }) => (
-        <div className="measure-group" key={group.label}>
+        <div className="measure-group" key={group.key}>
           <dt>
-            {group.label} <span className="unit">({group.unit})</span>
+            {group.label} <span className="unit">{group.unit}</span>
           </dt>
           {axes.map((axis) => {
             const value = newest[axis.key] as number;
@@ -58,11 +43,15 @@ function Measurements({ readings }: { readings: readonly Reading[] }) {
             return (
               <dd key={axis.key} className="measure">
                 <span className="axis">{axis.name}</span>
-                <span className="value">
+                <span className="value" title={`${fixed(value, group.decimals)} ${group.unit}`}>
                   {fixed(value, group.decimals)}
-                  <span className="unit"> {group.unit}</span>
                 </span>
-                <Sparkline values={trend} label={`${group.label} ${axis.name}, last ${trend.length} readings: ${trend.map((v) => fixed(v, group.decimals)).join(", ")}`} />
+                <Sparkline
+                  values={trend}
+                  width={40}
+                  height={14}
+                  label={`${group.label} ${axis.name}, last ${trend.length} readings: ${trend.map((v) => fixed(v, group.decimals)).join(", ")}`}
+                />
               </dd>
             );
           })}
@@ -86,18 +75,18 @@ export const SensorCard = memo(function SensorCard({ sensor, staleAfterSeconds, 
             {sensor.device_name}
           </h3>
           <span className="sensor-type">{sensor.device_type}</span>
+          {!sensor.is_active && <span className="tag">inactive</span>}
         </div>
         <Badge tone={SENSOR_TONES[status]} title={clientStale ? `No reading for over ${staleAfterSeconds} s` : undefined}>
           {SENSOR_LABELS[status]}
         </Badge>
       </header>
       <p className="sensor-updated">
-        <span className="card-quiet">Last update </span>
+        <span className="card-quiet">Updated </span>
         <time dateTime={last ?? undefined} title={fullTime(last)}>
           {last ? localTime(last) : "never"}
         </time>
         {last && <span className="card-quiet"> · {ago(last, serverNow)}</span>}
-        {!sensor.is_active && <span className="tag">inactive</span>}
       </p>
       <Measurements readings={sensor.readings} />
     </article>

@@ -2,7 +2,9 @@
 
 export function fixed(value: number | null | undefined, decimals: number): string {
   if (value === null || value === undefined || !Number.isFinite(value)) return "—";
-  return value.toFixed(decimals);
+  const text = value.toFixed(decimals);
+  // -0.0004 → "0.000", not "-0.000"
+  return /^-0\.?0*$/.test(text) ? text.slice(1) : text;
 }
 
 export function bytes(value: number | null | undefined): string {

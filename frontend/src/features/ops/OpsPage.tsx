@@ -101,10 +101,11 @@ function ConnectionRow({
           </span>
         )}
       </td>
-      <td data-label="Sensors online" className="num">
+      <td data-label="Sensors online" className="num c-sensors">
         {row.sensor_counts.online}
         <span className="quiet"> / {row.sensor_counts.total}</span>
         {row.sensor_counts.stale > 0 && <span className="text-warn"> · {row.sensor_counts.stale} stale</span>}
+        {row.sensor_counts.offline > 0 && <span className="text-bad"> · {row.sensor_counts.offline} offline</span>}
       </td>
       <td data-label="Actions">
         {canControl ? (

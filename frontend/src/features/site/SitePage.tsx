@@ -2,15 +2,26 @@ import { useMemo, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { Badge } from "../../components/Badge";
 import { SensorCard } from "../../components/SensorCard";
+import { Segmented } from "../../components/Segmented";
 import { EmptyState, LoadingBlock } from "../../components/StateViews";
 import { useMqttStatus } from "../../hooks/useMqttStatus";
 import { CONNECTION_LABELS, CONNECTION_TONES, HEARTBEAT_LABELS, HEARTBEAT_TONES } from "../../lib/labels";
+import { groupsFromKey, groupsKey, tableGroups } from "../../lib/measures";
 import { useNow } from "../../lib/ticker";
+import { useStoredChoice } from "../../lib/useStoredChoice";
 import { ago, fullTime } from "../../lib/time";
 import { CountsBar } from "../sites/SiteTile";
 import { EventsPanel } from "./EventsPanel";
+import { SensorTable } from "./SensorTable";
 import { SENSOR_FILTERS, SENSOR_SORTS, selectSensors, type SensorFilter, type SensorSort } from "./sensorFilters";
 import { SystemInfoPanel } from "./SystemInfoPanel";
+
+export type SensorView = "cards" | "table";
+export const SENSOR_VIEWS: readonly { key: SensorView; label: string }[] = [
+  { key: "cards", label: "Cards" },
+  { key: "table", label: "Table" },
+];
+export const SENSOR_VIEW_KEY = "site-view";
 
 function BackLink() {
   return (
@@ -43,6 +54,7 @@ function SiteView({ siteId }: { siteId: number }) {
   const [query, setQuery] = useState("");
   const [filter, setFilter] = useState<SensorFilter>("all");
   const [sort, setSort] = useState<SensorSort>("name");
+  const [view, setView] = useStoredChoice<SensorView>(SENSOR_VIEW_KEY, ["cards", "table"], "cards");
 
   const sensors = useMemo(
     () => selectSensors(status.sensors, { query, filter, sort, serverNow, staleAfterSeconds: status.staleAfterSeconds }),
@@ -50,6 +62,11 @@ function SiteView({ siteId }: { siteId: number }) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
     [status.sensors, query, filter, sort, status.staleAfterSeconds, filter !== "all" || sort === "status" ? serverNow : 0],
   );
+
+  // The table's measurement columns: of the whole site, so they do not come and go with a filter.
+  const groupKeys = useMemo(() => groupsKey(tableGroups(status.sensors)), [status.sensors]);
+  const groups = useMemo(() => groupsFromKey(groupKeys), [groupKeys]);
+  const showType = useMemo(() => status.sensors.some((s) => s.device_type), [status.sensors]);
 
   if (status.notFound) {
     return (
@@ -136,6 +153,7 @@ function SiteView({ siteId }: { siteId: number }) {
                 ))}
               </select>
             </label>
+            <Segmented label="View" options={SENSOR_VIEWS} value={view} onChange={setView} />
           </div>
           <div className="filters" role="group" aria-label="Filter by state">
             {SENSOR_FILTERS.map((f) => (
@@ -156,6 +174,15 @@ function SiteView({ siteId }: { siteId: number }) {
             </EmptyState>
           ) : sensors.length === 0 ? (
             <p className="quiet">No sensors match.</p>
+          ) : view === "table" ? (
+            <SensorTable
+              sensors={sensors}
+              groups={groups}
+              staleAfterSeconds={status.staleAfterSeconds}
+              clockOffsetMs={status.clockOffsetMs}
+              labelledBy="sensors-title"
+              showType={showType}
+            />
           ) : (
             <div className="cards">
               {sensors.map((sensor) => (

@@ -34,22 +34,34 @@ export const SiteTile = memo(function SiteTile({ site, clockOffsetMs }: { site: 
         <span className="code">{site.code}</span>
       </div>
       <p className="tile-customer">{site.customer?.name ?? <span className="quiet">No customer</span>}</p>
-      <div className="tile-states">
-        {c ? (
-          <Badge tone={disabled ? "muted" : CONNECTION_TONES[c.status]}>{disabled && c.status !== "disabled" ? "Disabled" : CONNECTION_LABELS[c.status]}</Badge>
-        ) : (
-          <Badge tone="muted">No connection</Badge>
-        )}
-        {c && (
-          <span className="tile-heartbeat">
-            <span className="quiet">Heartbeat </span>
-            <Badge tone={HEARTBEAT_TONES[c.heartbeat_state]}>{HEARTBEAT_LABELS[c.heartbeat_state]}</Badge>{" "}
-            <time className="quiet age" dateTime={c.last_heartbeat_at ?? undefined} title={fullTime(c.last_heartbeat_at)}>
-              {ago(c.last_heartbeat_at, now + clockOffsetMs)}
-            </time>
-          </span>
-        )}
-      </div>
+      {/* Two fixed lines (label, badge, age): the tile never reflows as the age ticks. */}
+      <dl className="tile-states">
+        <div>
+          <dt className="quiet">Connection</dt>
+          <dd>
+            {c ? (
+              <Badge tone={disabled ? "muted" : CONNECTION_TONES[c.status]}>{disabled && c.status !== "disabled" ? "Disabled" : CONNECTION_LABELS[c.status]}</Badge>
+            ) : (
+              <Badge tone="muted">No connection</Badge>
+            )}
+          </dd>
+        </div>
+        <div>
+          <dt className="quiet">Heartbeat</dt>
+          <dd>
+            {c ? (
+              <>
+                <Badge tone={HEARTBEAT_TONES[c.heartbeat_state]}>{HEARTBEAT_LABELS[c.heartbeat_state]}</Badge>{" "}
+                <time className="quiet age" dateTime={c.last_heartbeat_at ?? undefined} title={fullTime(c.last_heartbeat_at)}>
+                  {ago(c.last_heartbeat_at, now + clockOffsetMs)}
+                </time>
+              </>
+            ) : (
+              <span className="quiet">—</span>
+            )}
+          </dd>
+        </div>
+      </dl>
       <div className="tile-sensors">
         <span className="count count--ok">{counts.online} online</span>
         <span className={`count${counts.stale ? " count--warn" : " quiet"}`}>{counts.stale} stale</span>
