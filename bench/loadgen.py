@@ -175,8 +175,11 @@ class Clients:
             kind = event.get("type", "?")
             counts[kind] = counts.get(kind, 0) + 1
             if kind == "sensors_update" and event["sensors"]:
-                stamp = dt.datetime.fromisoformat(event["sensors"][0]["timestamp"])
-                self.records.append(f"{site_id} {ts_key(stamp)} {received:.6f}\n")
+                # The sensor shape of apps/mqtt/sensor_shape.py: the flush's new readings, newest first.
+                readings = event["sensors"][0]["readings"]
+                if readings:  # none when the datalogger repeated its ts
+                    stamp = dt.datetime.fromisoformat(readings[0]["timestamp"])
+                    self.records.append(f"{site_id} {ts_key(stamp)} {received:.6f}\n")
 
     async def _write_records(self) -> None:
         while True:
