@@ -180,6 +180,24 @@ def _watch(page: Any) -> list[str]:
     return problems
 
 
+AXE = BACKEND.parent / "frontend" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def _accessibility_problems(page: Any) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is (WCAG 2.1 A and AA rules)."""
+    require(AXE.is_file(), f"axe-core is not installed at {AXE} (make frontend)")
+    page.add_script_tag(path=str(AXE))
+    rules = "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']"
+    result = page.evaluate(f"() => axe.run(document, {{runOnly: {{type: 'tag', values: {rules}}}}})")
+    assert result["passes"], "axe ran no rule"
+    return [
+        f"{violation['id']} ({violation['impact']}): {violation['help']} — "
+        + "; ".join(node["target"][0] for node in violation["nodes"][:3])
+        for violation in result["violations"]
+        if violation["impact"] in {"serious", "critical"}
+    ]
+
+
 def _mark_the_page(page: Any) -> None:
     """A value that survives in-app navigation (history API) but not a reload."""
     page.evaluate("window.__marker = 'set before the changes'")
@@ -232,6 +250,7 @@ def test_a_customer_follows_their_site_live(
         expect(overview.get_by_role("link", name=conn.site.name)).to_be_visible(timeout=GUARD_MS)
         expect(overview.get_by_text(other.name)).to_have_count(0)
         expect(overview.get_by_text("Connected").first).to_be_visible(timeout=GUARD_MS)
+        assert _accessibility_problems(page) == [], "overview"
 
         # Opens the site; from here on, the page never loads again.
         overview.get_by_role("link", name=conn.site.name).click()
@@ -265,6 +284,7 @@ def test_a_customer_follows_their_site_live(
 
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "site.png"), full_page=True)
+        assert _accessibility_problems(page) == [], "site page"
 
         # Monitoring stopped (by an operator elsewhere): the page shows the connection down.
         MqttConnection.objects.filter(pk=conn.pk).update(enabled=False)
@@ -330,6 +350,7 @@ def test_staff_stop_and_start_a_connection_from_the_operations_view(
 
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "ops.png"), full_page=True)
+        assert _accessibility_problems(page) == [], "operations view"
         assert _was_not_reloaded(page)
         assert problems == [], problems
 
