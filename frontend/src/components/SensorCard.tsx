@@ -31,7 +31,7 @@ function Measurements({ readings }: { readings: readonly Reading[] }) {
     <dl className="measures">
       {rows.map(({ group, axes }) => (
         <div className="measure-group" key={group.key}>
-          <dt>
+          <dt style={{ gridRow: `span ${axes.length}` }}>
             {group.label} <span className="unit">{group.unit}</span>
           </dt>
           {axes.map((axis) => {

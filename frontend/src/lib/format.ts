@@ -20,15 +20,15 @@ export function bytes(value: number | null | undefined): string {
   return `${v.toFixed(decimals)} ${units[unit]}`;
 }
 
+/** Two units, the smaller rounded: 2,922,000 s (33 d 19 h 40 min) → "33 d 20 h". */
 export function uptime(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined || !Number.isFinite(seconds)) return "—";
-  const s = Math.max(0, Math.floor(seconds));
-  const d = Math.floor(s / 86400);
-  const h = Math.floor((s % 86400) / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  if (d > 0) return `${d} d ${h} h`;
-  if (h > 0) return `${h} h ${m} min`;
-  return `${m} min`;
+  const s = Math.max(0, seconds);
+  const hours = Math.round(s / 3600);
+  if (hours >= 24) return `${Math.floor(hours / 24)} d ${hours % 24} h`;
+  const minutes = Math.round(s / 60);
+  if (minutes >= 60) return `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+  return `${minutes} min`;
 }
 
 /** "12.0 GB of 16.0 GB (75 %)" style usage from total and free. */

@@ -204,7 +204,7 @@ function OpsView({ canControl }: { canControl: boolean }) {
       ) : (
         <>
           <WorkerSignal worker={data.worker} serverNow={serverNow} />
-          <section className="totals" aria-label="Totals" aria-live="polite">
+          <section className="totals totals--4" aria-label="Totals" aria-live="polite">
             <div className="total">
               <span className="total-value">{data.totals.connections}</span>
               <span className="total-label">Connections</span>
