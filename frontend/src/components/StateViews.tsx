@@ -25,10 +25,12 @@ export function ErrorState({ title = "Something went wrong", message, onRetry }:
   );
 }
 
-export function EmptyState({ title, children }: { title: string; children?: ReactNode }) {
+/** level 1 when the state is the whole page (it then carries the page's one h1). */
+export function EmptyState({ title, children, level = 2 }: { title: string; children?: ReactNode; level?: 1 | 2 }) {
+  const Heading = level === 1 ? "h1" : "h2";
   return (
     <div className="state state--empty">
-      <h2>{title}</h2>
+      <Heading>{title}</Heading>
       {children}
     </div>
   );

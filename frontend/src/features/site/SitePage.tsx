@@ -38,7 +38,7 @@ export function SitePage() {
     return (
       <div className="page">
         <BackLink />
-        <EmptyState title="You don't have access to this site">
+        <EmptyState title="You don't have access to this site" level={1}>
           <p>It does not exist or it is not shared with your account.</p>
         </EmptyState>
       </div>
@@ -72,7 +72,7 @@ function SiteView({ siteId }: { siteId: number }) {
     return (
       <div className="page">
         <BackLink />
-        <EmptyState title="You don't have access to this site">
+        <EmptyState title="You don't have access to this site" level={1}>
           <p>It does not exist or it is not shared with your account.</p>
         </EmptyState>
       </div>
