@@ -97,8 +97,8 @@ def batched_case(
     """parse_message + write_batch, ``per_flush`` heartbeats per flush (one transaction each)."""
     from django.conf import settings
 
+    from apps.mqtt.parser import Heartbeat, MessageKind, parse_message
     from apps.mqtt.services.ingest import HeartbeatItem, IngestPolicy, write_batch
-    from apps.mqtt.services.message_parser import Heartbeat, MessageKind, parse_message
 
     rounds = 1 + -(-heartbeats // sites)
     fixture = make_fixture(tag, sites, rounds)

@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from apps.mqtt.services.message_parser import READING_COLUMNS
+from apps.mqtt.parser import READING_COLUMNS
 
 if TYPE_CHECKING:
     from apps.mqtt.models import SensorData, SensorDevice

@@ -26,14 +26,14 @@ from apps.mqtt.models import (
     MqttConnection,
     SensorDevice,
 )
-from apps.mqtt.sensor_shape import merge_sensor_states, reading_state, sensor_state
-from apps.mqtt.services.message_parser import (
+from apps.mqtt.parser import (
     READING_COLUMNS,
     Heartbeat,
     ItemIssue,
     Rejection,
     SysInfo,
 )
+from apps.mqtt.sensor_shape import merge_sensor_states, reading_state, sensor_state
 
 ONLINE, STALE, OFFLINE = (
     SensorDevice.Status.ONLINE.value,

@@ -28,8 +28,7 @@ from django.utils import timezone
 from apps.mqtt import metrics
 from apps.mqtt.crypto import SecretDecryptionError
 from apps.mqtt.models import ConnectionLog, MqttConnection
-from apps.mqtt.services.ingest import ConnectionEvent, HeartbeatItem, RejectedItem, SysInfoItem
-from apps.mqtt.services.message_parser import (
+from apps.mqtt.parser import (
     Heartbeat,
     MessageKind,
     Rejection,
@@ -37,6 +36,7 @@ from apps.mqtt.services.message_parser import (
     SysInfo,
     parse_message,
 )
+from apps.mqtt.services.ingest import ConnectionEvent, HeartbeatItem, RejectedItem, SysInfoItem
 from apps.mqtt.services.writer import IngestSink
 
 logger = logging.getLogger(__name__)

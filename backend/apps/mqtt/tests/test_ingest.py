@@ -19,6 +19,7 @@ from apps.mqtt.models import (
     SensorStatusChange,
     SystemInfo,
 )
+from apps.mqtt.parser import Heartbeat, Rejection, SysInfo, parse_message
 from apps.mqtt.services.ingest import (
     ConnectionEvent,
     HeartbeatItem,
@@ -27,7 +28,6 @@ from apps.mqtt.services.ingest import (
     SysInfoItem,
     write_batch,
 )
-from apps.mqtt.services.message_parser import Heartbeat, Rejection, SysInfo, parse_message
 
 pytestmark = pytest.mark.django_db
 

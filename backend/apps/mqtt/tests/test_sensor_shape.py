@@ -11,9 +11,9 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from apps.mqtt.models import MqttConnection
+from apps.mqtt.parser import Heartbeat, parse_message
 from apps.mqtt.sensor_shape import READING_KEYS, SENSOR_KEYS
 from apps.mqtt.services.ingest import HeartbeatItem, IngestPolicy, write_batch
-from apps.mqtt.services.message_parser import Heartbeat, parse_message
 from apps.mqtt.snapshots import site_snapshot
 
 pytestmark = pytest.mark.django_db

@@ -14,8 +14,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from apps.mqtt.services import message_parser
-from apps.mqtt.services.message_parser import (
+from apps.mqtt.parser import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     MAX_ISSUES_PER_MESSAGE,
     MAX_SENSORS_PER_MESSAGE,
@@ -31,6 +30,9 @@ from apps.mqtt.services.message_parser import (
     classify_topic,
     parse_message,
 )
+from apps.mqtt.parser import heartbeat as heartbeat_module
+from apps.mqtt.parser import parse as parse_module
+from apps.mqtt.parser import types as types_module
 
 RECEIVED = datetime(2026, 11, 28, 10, 0, 5, tzinfo=UTC)
 HEARTBEAT_TOPIC = "S001/datalogger_o/heartbeat"
@@ -319,8 +321,8 @@ def test_sensors_with_ever_new_keys_never_grow_the_layout_cache_past_its_bound()
     many_keys = {"device_name": "WIDE", "last_acc00": 1.0, **{f"k{i}": i for i in range(500)}}
     result = heartbeat({"sensors_last_data": [*sensors, many_keys]})
     assert [r.acc_x for r in result.readings[:3]] == [0.0, 1.0, 2.0]
-    assert len(message_parser._PLANS) <= message_parser._MAX_PLANS
-    assert all(len(layout) <= message_parser._MAX_PLAN_KEYS for layout in message_parser._PLANS)
+    assert len(heartbeat_module._PLANS) <= heartbeat_module._MAX_PLANS
+    assert all(len(layout) <= heartbeat_module._MAX_PLAN_KEYS for layout in heartbeat_module._PLANS)
 
 
 def test_raw_is_the_sensors_object_as_received_including_unknown_fields() -> None:
@@ -763,7 +765,7 @@ def test_a_parser_bug_becomes_a_rejection_not_an_exception(monkeypatch: pytest.M
     def broken(*args: Any) -> ParseResult:
         raise KeyError("boom")
 
-    monkeypatch.setattr(message_parser, "_parse", broken)
+    monkeypatch.setattr(parse_module, "_parse", broken)
     result = rejection(b'{"sensors_last_data": []}')
     assert result.reason is RejectReason.INTERNAL_ERROR
     assert result.detail == "parser error: KeyError"
@@ -997,16 +999,16 @@ def test_sys_info_raw_is_cleaned_of_nan() -> None:
     assert [(i.reason, i.field) for i in result.issues] == [(RejectReason.BAD_VALUE, "temperature")]
 
 
-# --- the module itself ----------------------------------------------------------------------------
+# --- the package itself ----------------------------------------------------------------------------
 
 
-def test_module_imports_without_django_configured() -> None:
-    backend = Path(message_parser.__file__).resolve().parents[3]
+def test_parser_imports_without_django_configured() -> None:
+    backend = Path(parse_module.__file__).resolve().parents[3]
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     env["PYTHONPATH"] = str(backend)
     code = (
         "import sys, datetime as d\n"
-        "from apps.mqtt.services.message_parser import parse_message\n"
+        "from apps.mqtt.parser import parse_message\n"
         "r = parse_message('a/heartbeat', b'{}', received_at=d.datetime.now(d.UTC))\n"
         "assert not [m for m in sys.modules if m.split('.')[0] == 'django'], 'django imported'\n"
         "print(type(r).__name__)\n"
@@ -1024,7 +1026,7 @@ def test_fast_reading_constructor_builds_the_same_object_as_the_dataclass() -> N
         *(float(i) for i in range(len(READING_COLUMNS))),
         {"k": 1},
     )
-    fast = message_parser._new_reading(*args)
+    fast = types_module.new_reading(*args)
     assert fast == SensorReading(*args)
     assert type(fast) is SensorReading
 

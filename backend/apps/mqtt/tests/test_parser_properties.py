@@ -12,7 +12,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.mqtt.services.message_parser import (
+from apps.mqtt.parser import (
     READING_COLUMNS,
     Heartbeat,
     ItemIssue,
