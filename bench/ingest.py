@@ -97,8 +97,10 @@ def batched_case(
     """parse_message + write_batch, ``per_flush`` heartbeats per flush (one transaction each)."""
     from django.conf import settings
 
+    from apps.mqtt.ingest.batch import write_batch
+    from apps.mqtt.ingest.items import HeartbeatItem
+    from apps.mqtt.ingest.policy import IngestPolicy
     from apps.mqtt.parser import Heartbeat, MessageKind, parse_message
-    from apps.mqtt.services.ingest import HeartbeatItem, IngestPolicy, write_batch
 
     rounds = 1 + -(-heartbeats // sites)
     fixture = make_fixture(tag, sites, rounds)

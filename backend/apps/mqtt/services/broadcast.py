@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 from channels.layers import BaseChannelLayer, get_channel_layer
 
-from apps.mqtt.services.ingest import ChangeSet
+from apps.mqtt.ingest.changes import ChangeSet
 
 STATUS_GROUP = "mqtt_status"
 CONTROL_GROUP = "mqtt_control"

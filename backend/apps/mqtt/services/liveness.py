@@ -11,16 +11,10 @@ from django.db import connection as db
 from django.db import transaction
 from django.db.models import Count
 
+from apps.mqtt.ingest.changes import ChangeSet
+from apps.mqtt.ingest.policy import OFFLINE, ONLINE, STALE
+from apps.mqtt.ingest.sql import INSERT_LOG_SQL, INSERT_STATUS_CHANGES, write_rows
 from apps.mqtt.models import ConnectionLog, HeartbeatState, MqttConnection, SensorDevice, heartbeat_state
-from apps.mqtt.services.ingest import (
-    INSERT_LOG_SQL,
-    INSERT_STATUS_CHANGES,
-    OFFLINE,
-    ONLINE,
-    STALE,
-    ChangeSet,
-    write_rows,
-)
 
 _CONNECTION_COLUMNS = (
     "id",

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from apps.mqtt import metrics
 from apps.mqtt.crypto import SecretDecryptionError
+from apps.mqtt.ingest.items import ConnectionEvent, HeartbeatItem, RejectedItem, SysInfoItem
 from apps.mqtt.models import ConnectionLog, MqttConnection
 from apps.mqtt.parser import (
     Heartbeat,
@@ -36,7 +37,6 @@ from apps.mqtt.parser import (
     SysInfo,
     parse_message,
 )
-from apps.mqtt.services.ingest import ConnectionEvent, HeartbeatItem, RejectedItem, SysInfoItem
 from apps.mqtt.services.writer import IngestSink
 
 logger = logging.getLogger(__name__)

@@ -18,9 +18,9 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
+from apps.mqtt.ingest.changes import ChangeSet
 from apps.mqtt.models import WorkerHeartbeat
 from apps.mqtt.services.broadcast import CONTROL_GROUP, broadcast
-from apps.mqtt.services.ingest import ChangeSet
 from apps.mqtt.services.mqtt_manager import MqttSupervisor
 from apps.mqtt.services.writer import ShardedWriter
 

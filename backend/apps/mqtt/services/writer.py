@@ -25,14 +25,10 @@ from django.db import DatabaseError, InterfaceError, OperationalError, close_old
 from django.utils import timezone
 
 from apps.mqtt import metrics
-from apps.mqtt.services.ingest import (
-    ChangeSet,
-    HeartbeatItem,
-    IngestItem,
-    IngestPolicy,
-    RejectedItem,
-    write_batch,
-)
+from apps.mqtt.ingest.batch import write_batch
+from apps.mqtt.ingest.changes import ChangeSet
+from apps.mqtt.ingest.items import HeartbeatItem, IngestItem, RejectedItem
+from apps.mqtt.ingest.policy import IngestPolicy
 from apps.mqtt.services.liveness import LivenessPolicy, sweep
 
 logger = logging.getLogger(__name__)

@@ -10,6 +10,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from apps.mqtt.ingest.batch import write_batch
+from apps.mqtt.ingest.items import ConnectionEvent, HeartbeatItem, RejectedItem, SysInfoItem
+from apps.mqtt.ingest.policy import IngestPolicy
 from apps.mqtt.models import (
     ConnectionLog,
     MqttConnection,
@@ -20,14 +23,6 @@ from apps.mqtt.models import (
     SystemInfo,
 )
 from apps.mqtt.parser import Heartbeat, Rejection, SysInfo, parse_message
-from apps.mqtt.services.ingest import (
-    ConnectionEvent,
-    HeartbeatItem,
-    IngestPolicy,
-    RejectedItem,
-    SysInfoItem,
-    write_batch,
-)
 
 pytestmark = pytest.mark.django_db
 

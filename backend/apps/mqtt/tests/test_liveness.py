@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
+from apps.mqtt.ingest.batch import write_batch
 from apps.mqtt.models import ConnectionLog, HeartbeatState, SensorDevice, SensorStatusChange, heartbeat_state
-from apps.mqtt.services.ingest import write_batch
 from apps.mqtt.services.liveness import LivenessPolicy, sweep
 from apps.mqtt.tests.test_ingest import POLICY, T0, beat
 

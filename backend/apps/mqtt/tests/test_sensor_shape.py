@@ -10,10 +10,12 @@ import pytest
 from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
+from apps.mqtt.ingest.batch import write_batch
+from apps.mqtt.ingest.items import HeartbeatItem
+from apps.mqtt.ingest.policy import IngestPolicy
 from apps.mqtt.models import MqttConnection
 from apps.mqtt.parser import Heartbeat, parse_message
 from apps.mqtt.sensor_shape import READING_KEYS, SENSOR_KEYS
-from apps.mqtt.services.ingest import HeartbeatItem, IngestPolicy, write_batch
 from apps.mqtt.snapshots import site_snapshot
 
 pytestmark = pytest.mark.django_db

@@ -12,9 +12,11 @@ from django.db import IntegrityError, OperationalError
 from prometheus_client import Counter
 
 from apps.mqtt import metrics
+from apps.mqtt.ingest.changes import ChangeSet
+from apps.mqtt.ingest.items import HeartbeatItem, IngestItem
+from apps.mqtt.ingest.policy import IngestPolicy
 from apps.mqtt.models import HeartbeatState, MqttConnection, SensorDevice
 from apps.mqtt.services import writer as writer_module
-from apps.mqtt.services.ingest import ChangeSet, HeartbeatItem, IngestItem, IngestPolicy
 from apps.mqtt.services.liveness import LivenessPolicy, sweep
 from apps.mqtt.services.writer import IngestWriter, ShardedWriter
 from apps.mqtt.tests.test_ingest import T0, beat

@@ -1,0 +1,32 @@
+"""The rules a flush applies: the ring's size, misses before a sensor is offline, how long a listed
+sensor's ts may stand still before it is stale; and the sensor states as the SQL writes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apps.mqtt.models import SensorDevice
+
+ONLINE, STALE, OFFLINE = (
+    SensorDevice.Status.ONLINE.value,
+    SensorDevice.Status.STALE.value,
+    SensorDevice.Status.OFFLINE.value,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestPolicy:
+    retention: int = 3
+    max_consecutive_misses: int = 3
+    stale_after: float = 30.0  # seconds a listed sensor's ts may stand still before it is stale
+
+    @classmethod
+    def from_settings(cls) -> IngestPolicy:
+        from django.conf import settings
+
+        mqtt = settings.MQTT_SETTINGS
+        return cls(
+            retention=mqtt["SENSOR_DATA_RETENTION"],
+            max_consecutive_misses=mqtt["MAX_CONSECUTIVE_MISSES"],
+            stale_after=float(mqtt["HEARTBEAT_TIMEOUT"]),
+        )
