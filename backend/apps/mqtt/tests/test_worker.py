@@ -422,8 +422,11 @@ async def test_wildcard_subscription_never_files_another_sites_traffic_under_thi
         await eventually(
             lambda: SensorDevice.objects.filter(site_id=conn.site_id, device_name="OWN").exists()
         )
+        # The broker is shared: other sites' traffic (other tests, a running bench) is foreign too.
         rejected = await eventually(
-            lambda: RejectedMessage.objects.filter(site_id=conn.site_id, reason="foreign_topic").first()
+            lambda: RejectedMessage.objects.filter(
+                site_id=conn.site_id, reason="foreign_topic", topic=f"{other}/datalogger_o/heartbeat"
+            ).first()
         )
-    assert rejected.topic == f"{other}/datalogger_o/heartbeat"
+    assert rejected.count >= 1
     assert not SensorDevice.objects.filter(device_name="FOREIGN").exists()
