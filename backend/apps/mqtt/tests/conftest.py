@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.db import connection
 
-from apps.mqtt.services.worker import MqttWorker
+from apps.mqtt.worker.runtime import MqttWorker
 
 T = TypeVar("T")
 SYSTEM_BROKER = ("127.0.0.1", 1883)

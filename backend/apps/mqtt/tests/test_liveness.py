@@ -8,8 +8,8 @@ import pytest
 
 from apps.mqtt.ingest.batch import write_batch
 from apps.mqtt.models import ConnectionLog, HeartbeatState, SensorDevice, SensorStatusChange, heartbeat_state
-from apps.mqtt.services.liveness import LivenessPolicy, sweep
 from apps.mqtt.tests.test_ingest import POLICY, T0, beat
+from apps.mqtt.worker.liveness import LivenessPolicy, sweep
 
 pytestmark = pytest.mark.django_db
 LIVENESS = LivenessPolicy(heartbeat_timeout=30)

@@ -16,10 +16,10 @@ from apps.mqtt.ingest.changes import ChangeSet
 from apps.mqtt.ingest.items import HeartbeatItem, IngestItem
 from apps.mqtt.ingest.policy import IngestPolicy
 from apps.mqtt.models import HeartbeatState, MqttConnection, SensorDevice
-from apps.mqtt.services import writer as writer_module
-from apps.mqtt.services.liveness import LivenessPolicy, sweep
-from apps.mqtt.services.writer import IngestWriter, ShardedWriter
 from apps.mqtt.tests.test_ingest import T0, beat
+from apps.mqtt.worker import writer as writer_module
+from apps.mqtt.worker.liveness import LivenessPolicy, sweep
+from apps.mqtt.worker.writer import IngestWriter, ShardedWriter
 
 POLICIES = {"ingest_policy": IngestPolicy(), "liveness_policy": LivenessPolicy()}
 

@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.mqtt.management.commands.seed_demo import DEMO_CUSTOMER_USER, DEMO_STAFF
-from apps.mqtt.services.embedded_broker import start_embedded_broker
+from apps.mqtt.simulator.embedded_broker import start_embedded_broker
 from apps.mqtt.simulator.payloads import NO_FAULTS, Faults, SiteSimulator
 from apps.mqtt.simulator.runner import BrokerConfig, SimulatorRunner
 

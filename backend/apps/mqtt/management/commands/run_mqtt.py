@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from prometheus_client import start_http_server
 
-from apps.mqtt.services.worker import MqttWorker
+from apps.mqtt.worker.runtime import MqttWorker
 
 
 class Command(BaseCommand):

@@ -18,7 +18,7 @@ class WorkerLifespan:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 if settings.MQTT_WORKER_IN_WEB:
-                    from apps.mqtt.services.worker import MqttWorker
+                    from apps.mqtt.worker.runtime import MqttWorker
 
                     try:
                         worker = MqttWorker()

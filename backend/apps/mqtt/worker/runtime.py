@@ -21,8 +21,8 @@ from django.utils import timezone
 from apps.mqtt.ingest.changes import ChangeSet
 from apps.mqtt.models import WorkerHeartbeat
 from apps.mqtt.services.broadcast import CONTROL_GROUP, broadcast
-from apps.mqtt.services.mqtt_manager import MqttSupervisor
-from apps.mqtt.services.writer import ShardedWriter
+from apps.mqtt.worker.supervisor import MqttSupervisor
+from apps.mqtt.worker.writer import ShardedWriter
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from apps.mqtt.ingest.batch import write_batch
 from apps.mqtt.ingest.changes import ChangeSet
 from apps.mqtt.ingest.items import HeartbeatItem, IngestItem, RejectedItem
 from apps.mqtt.ingest.policy import IngestPolicy
-from apps.mqtt.services.liveness import LivenessPolicy, sweep
+from apps.mqtt.worker.liveness import LivenessPolicy, sweep
 
 logger = logging.getLogger(__name__)
 

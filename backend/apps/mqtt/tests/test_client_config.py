@@ -11,13 +11,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from apps.mqtt.services.connections import ensure_default_topics
-from apps.mqtt.services.mqtt_manager import (
-    TlsConfig,
-    _refused_credentials,
-    backoff_delay,
-    build_tls_context,
-    load_desired_state,
-)
+from apps.mqtt.worker.backoff import backoff_delay, refused_credentials
+from apps.mqtt.worker.config import TlsConfig, build_tls_context, load_desired_state
 from conftest import make_tls_material
 
 
@@ -48,8 +43,8 @@ def test_backoff_never_goes_below_the_first_delay_nor_above_the_maximum() -> Non
     ],
 )
 def test_only_credential_refusals_stop_the_retries(code: object, refused: bool) -> None:
-    assert _refused_credentials(aiomqtt.MqttCodeError(code)) is refused
-    assert not _refused_credentials(aiomqtt.MqttError("timed out"))
+    assert refused_credentials(aiomqtt.MqttCodeError(code)) is refused
+    assert not refused_credentials(aiomqtt.MqttError("timed out"))
 
 
 def test_tls_context_verifies_the_broker_unless_explicitly_told_not_to() -> None:

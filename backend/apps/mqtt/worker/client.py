@@ -1,0 +1,236 @@
+"""One connection's MQTT client (aiomqtt on paho): connect, subscribe, read, reconnect with
+backoff. Each message is parsed and enqueued for the writer; status changes travel as
+ConnectionEvents through the same queue, so they are written in order with the data. The event loop
+never touches the database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import random
+import ssl
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+import aiomqtt
+
+from apps.mqtt import metrics
+from apps.mqtt.ingest.items import ConnectionEvent, HeartbeatItem, RejectedItem, SysInfoItem
+from apps.mqtt.models import ConnectionLog, MqttConnection
+from apps.mqtt.parser import Heartbeat, MessageKind, Rejection, RejectReason, SysInfo, parse_message
+from apps.mqtt.worker.backoff import backoff_delay, certificate_rejected, describe, refused_credentials
+from apps.mqtt.worker.config import ConnectionConfig, build_tls_context
+from apps.mqtt.worker.writer import IngestSink
+
+logger = logging.getLogger(__name__)
+
+Status = MqttConnection.Status
+Event = ConnectionLog.EventType
+
+
+class ClientTask:
+    """One connection's life: connect, subscribe, read, reconnect with backoff."""
+
+    def __init__(
+        self,
+        config: ConnectionConfig,
+        *,
+        writer: IngestSink,
+        clock: Callable[[], dt.datetime],
+        qos: int,
+        heartbeat_timeout: float,
+        max_payload_bytes: int,
+        rng: random.Random,
+    ) -> None:
+        self.config = config
+        self._writer = writer
+        self._clock = clock
+        self._qos = qos
+        self._heartbeat_timeout = dt.timedelta(seconds=heartbeat_timeout)
+        self._max_payload_bytes = max_payload_bytes
+        self._rng = rng
+        self._tz = ZoneInfo(config.site_time_zone)
+        self.status: str | None = None
+        self.failures = 0
+        self.credentials_refused = False
+        self.stop_reason = "the worker is stopping"
+
+    def _event(
+        self,
+        event_type: str | None,
+        message: str,
+        *,
+        status: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        if status is not None and status != self.status:
+            if self.status is not None:
+                metrics.CONNECTIONS.labels(self.status).dec()
+            metrics.CONNECTIONS.labels(status).inc()
+            self.status = status
+        self._writer.submit(
+            ConnectionEvent(
+                connection_id=self.config.connection_id,
+                site_id=self.config.site_id,
+                at=self._clock(),
+                event_type=event_type,
+                message=message,
+                status=status,
+                connection_errors=self.failures,
+                error_message=error,
+            )
+        )
+
+    async def run(self) -> None:
+        config = self.config
+        try:
+            while True:
+                if self.status not in (Status.CONNECTING, Status.ERROR):
+                    self._event(Event.CONNECTING, f"Connecting to {config.broker}", status=Status.CONNECTING)
+                try:
+                    await self._session()
+                except aiomqtt.MqttError as exc:
+                    self._failed(exc)
+                except (ssl.SSLError, OSError, ValueError) as exc:  # a bad CA file or PEM, for one
+                    self._failed(exc)
+                if self.credentials_refused:
+                    return
+                delay = backoff_delay(
+                    self.failures,
+                    base=config.retry_delay,
+                    maximum=config.max_retry_delay,
+                    attempts=config.retry_attempts,
+                    rng=self._rng,
+                )
+                logger.info("%s: retrying in %.1f s", config.site_code, delay)
+                await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            if self.status == Status.CONNECTED:
+                self._event(
+                    Event.DISCONNECTED, f"Disconnected: {self.stop_reason}", status=Status.DISCONNECTED
+                )
+            raise
+        finally:
+            if self.status is not None:
+                metrics.CONNECTIONS.labels(self.status).dec()
+
+    async def _session(self) -> None:
+        config = self.config
+        tls_context = build_tls_context(config.tls) if config.tls else None
+        client = aiomqtt.Client(
+            config.host,
+            config.port,
+            identifier=config.client_id,
+            username=config.username or None,
+            password=config.password or None,
+            keepalive=config.keepalive,
+            clean_session=True,
+            timeout=10,
+            tls_context=tls_context,
+            tls_insecure=config.tls.insecure if config.tls else None,
+        )
+        try:
+            await client.__aenter__()
+        except asyncio.CancelledError:
+            # Cancelled while connecting (disabled, edited, deleted): aiomqtt cleans up only after
+            # its own errors, so close the half-open paho client or it keeps pinging the broker and
+            # holds the client id.
+            with contextlib.suppress(Exception):
+                client._client.disconnect()  # the paho client inside: no public handle for this
+            raise
+        async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_exit(client.__aexit__)  # connected: leave as `async with` would
+            for topic_filter, _kind in config.topics:
+                await client.subscribe(topic_filter, qos=self._qos)
+            self.failures = 0
+            topics = ", ".join(topic for topic, _ in config.topics)
+            self._event(
+                Event.CONNECTED,
+                f"Connected to {config.broker}; subscribed to {topics}",
+                status=Status.CONNECTED,
+                error="",
+            )
+            logger.info("%s: connected to %s", config.site_code, config.broker)
+            async for message in client.messages:
+                self._handle(message)
+
+    def _failed(self, exc: BaseException) -> None:
+        config = self.config
+        self.failures += 1
+        reason = describe(exc)
+        logger.warning("%s: %s (failure %d in a row)", config.site_code, reason, self.failures)
+        if self.status == Status.CONNECTED:
+            self._event(
+                Event.DISCONNECTED, f"Connection lost: {reason}", status=Status.DISCONNECTED, error=reason
+            )
+        if isinstance(exc, aiomqtt.MqttError) and refused_credentials(exc):
+            self.credentials_refused = True
+            self._event(
+                Event.ERROR,
+                f"The broker refused the credentials ({reason}); not retrying until the connection's "
+                "configuration changes",
+                status=Status.ERROR,
+                error=reason,
+            )
+        elif self.status != Status.ERROR and (
+            certificate_rejected(exc) or self.failures >= config.retry_attempts
+        ):
+            self._event(
+                Event.ERROR, f"{reason} ({self.failures} failed attempts)", status=Status.ERROR, error=reason
+            )
+        else:
+            self._event(None, "", error=reason)  # counters only: not a status change
+
+    def _handle(self, message: aiomqtt.Message) -> None:
+        received_at = self._clock()
+        topic = message.topic.value
+        payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
+        if self.config.site_code not in topic.split("/"):
+            metrics.MESSAGES_RECEIVED.labels("rejected").inc()
+            detail = f"the topic does not contain the site code {self.config.site_code!r} as a level"
+            rejection = Rejection(reason=RejectReason.FOREIGN_TOPIC, detail=detail, sample="")
+            self._writer.submit(RejectedItem(self.config.site_id, topic, received_at, rejection))
+            return
+        kind = MessageKind.AUTO
+        for topic_filter, message_kind in self.config.topics:
+            if message.topic.matches(topic_filter):
+                kind = MessageKind(message_kind)
+                break
+        try:
+            result = parse_message(
+                topic,
+                payload,
+                kind=kind,
+                received_at=received_at,
+                site_tz=self._tz,
+                max_bytes=self._max_payload_bytes,
+            )
+        except Exception as exc:  # the parser is total; a bug in it must still not stop the client
+            logger.exception("%s: parser failed on %s", self.config.site_code, topic)
+            result = Rejection(reason=RejectReason.NOT_JSON, detail=f"parser error: {exc}", sample="")
+        config = self.config
+        if isinstance(result, Heartbeat):
+            metrics.MESSAGES_RECEIVED.labels("heartbeat").inc()
+            self._writer.submit(
+                HeartbeatItem(
+                    connection_id=config.connection_id,
+                    site_id=config.site_id,
+                    received_at=received_at,
+                    heartbeat=result,
+                    topic=topic,
+                    proves_alive=not message.retain or self._fresh(result, received_at),
+                )
+            )
+        elif isinstance(result, SysInfo):
+            metrics.MESSAGES_RECEIVED.labels("sys_info").inc()
+            self._writer.submit(SysInfoItem(config.connection_id, config.site_id, received_at, result, topic))
+        else:
+            metrics.MESSAGES_RECEIVED.labels("rejected").inc()
+            self._writer.submit(RejectedItem(config.site_id, topic, received_at, result))
+
+    def _fresh(self, heartbeat: Heartbeat, received_at: dt.datetime) -> bool:
+        """A retained heartbeat proves life only if its data is newer than the heartbeat timeout."""
+        stamped = [reading.ts for reading in heartbeat.readings if reading.ts_from_payload]
+        return bool(stamped) and received_at - max(stamped) <= self._heartbeat_timeout

@@ -1,0 +1,178 @@
+"""The MQTT supervisor: one client task per enabled connection, reconciled with the database every
+few seconds and at once on a nudge (start, stop, restart on a configuration change). With the client
+tasks, the worker's only code that talks to the MQTT library (the simulator has its own publisher)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import random
+from collections.abc import Callable
+
+from django.conf import settings
+from django.utils import timezone
+
+from apps.mqtt.ingest.items import ConnectionEvent
+from apps.mqtt.models import ConnectionLog, MqttConnection
+from apps.mqtt.worker.client import ClientTask
+from apps.mqtt.worker.config import ConnectionConfig, load_desired_state
+from apps.mqtt.worker.writer import IngestSink
+
+logger = logging.getLogger(__name__)
+
+Status = MqttConnection.Status
+Event = ConnectionLog.EventType
+
+
+class MqttSupervisor:
+    """Keeps one ClientTask per enabled connection in step with the database."""
+
+    def __init__(
+        self,
+        *,
+        writer: IngestSink,
+        clock: Callable[[], dt.datetime] = timezone.now,
+        reconcile_interval: float | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        mqtt = settings.MQTT_SETTINGS
+        self._writer = writer
+        self._clock = clock
+        self._reconcile_interval = reconcile_interval or float(mqtt["RECONCILE_INTERVAL"])
+        self._qos = mqtt["DEFAULT_QOS"]
+        self._heartbeat_timeout = float(mqtt["HEARTBEAT_TIMEOUT"])
+        self._max_payload_bytes = mqtt["MAX_PAYLOAD_BYTES"]
+        self._rng = rng or random.Random()
+        self._clients: dict[int, tuple[ClientTask, asyncio.Task[None]]] = {}
+        self._refused: dict[int, ConnectionConfig] = {}  # refused credentials, until the config changes
+        self._nudged = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    def nudge(self) -> None:
+        """Reconcile now (after an operator's change), instead of at the next interval."""
+        self._nudged.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._nudged.set()
+
+    @property
+    def client_ids(self) -> set[int]:
+        return set(self._clients)
+
+    async def run(self) -> None:
+        logger.info("MQTT supervisor started (reconcile every %.1f s)", self._reconcile_interval)
+        try:
+            while not self._stopping.is_set():
+                # Cleared before reading: a nudge that comes during the read triggers another turn.
+                self._nudged.clear()
+                try:
+                    await self.reconcile()
+                except Exception:  # a database hiccup must not stop the worker; retry next turn
+                    logger.exception("reconcile failed; retrying in %.0f s", self._reconcile_interval)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._nudged.wait(), self._reconcile_interval)
+        finally:
+            await self._stop_all()
+
+    async def reconcile(self) -> None:
+        desired = await asyncio.to_thread(load_desired_state)
+        for connection_id, (client, _task) in list(self._clients.items()):
+            wanted = desired.configs.get(connection_id)
+            if wanted == client.config:
+                continue
+            if wanted is None:
+                reason = "monitoring disabled"
+            elif wanted.restart_requested_at != client.config.restart_requested_at:
+                reason = "restart requested by an operator"
+            else:
+                reason = "configuration changed"
+            await self._stop_client(connection_id, reason)
+        for connection_id, config in desired.configs.items():
+            if connection_id in self._clients:
+                continue
+            if self._refused.get(connection_id) == config:
+                continue  # still the refused credentials: wait for an edit
+            self._refused.pop(connection_id, None)
+            self._start_client(config)
+        for connection_id, observed in desired.disabled.items():
+            self._refused.pop(connection_id, None)
+            if observed.status != Status.DISABLED:
+                self._submit(
+                    connection_id,
+                    observed.site_id,
+                    Event.DISABLED,
+                    "Connection disabled",
+                    Status.DISABLED,
+                    "",
+                )
+        for connection_id, (observed, reason) in desired.broken.items():
+            await self._stop_client(connection_id, "its secrets cannot be read")
+            if observed.status != Status.ERROR or observed.error_message != reason:
+                self._submit(connection_id, observed.site_id, Event.ERROR, reason, Status.ERROR, reason)
+
+    def _submit(
+        self, connection_id: int, site_id: int, event: str, message: str, status: str, error: str
+    ) -> None:
+        self._writer.submit(
+            ConnectionEvent(
+                connection_id=connection_id,
+                site_id=site_id,
+                at=self._clock(),
+                event_type=event,
+                message=message,
+                status=status,
+                connection_errors=0 if status == Status.DISABLED else None,
+                error_message=error,
+            )
+        )
+
+    def _start_client(self, config: ConnectionConfig) -> None:
+        client = ClientTask(
+            config,
+            writer=self._writer,
+            clock=self._clock,
+            qos=self._qos,
+            heartbeat_timeout=self._heartbeat_timeout,
+            max_payload_bytes=self._max_payload_bytes,
+            rng=self._rng,
+        )
+        task = asyncio.create_task(client.run(), name=f"mqtt-{config.site_code}")
+        task.add_done_callback(lambda done, cid=config.connection_id: self._client_ended(cid, done))
+        self._clients[config.connection_id] = (client, task)
+
+    def _client_ended(self, connection_id: int, task: asyncio.Task[None]) -> None:
+        entry = self._clients.get(connection_id)
+        if entry is None or entry[1] is not task:
+            return
+        del self._clients[connection_id]
+        if task.cancelled():
+            return
+        client = entry[0]
+        if client.credentials_refused:
+            self._refused[connection_id] = client.config
+        elif task.exception() is not None:
+            # A bug, not a network problem: make it visible on the connection, and retry.
+            reason = f"client crashed: {task.exception()!r}"[:500]
+            logger.error("%s: %s; restarting at the next reconcile", client.config.site_code, reason)
+            self._submit(connection_id, client.config.site_id, Event.ERROR, reason, Status.ERROR, reason)
+
+    async def _stop_client(self, connection_id: int, reason: str) -> None:
+        entry = self._clients.pop(connection_id, None)
+        if entry is None:
+            return
+        client, task = entry
+        client.stop_reason = reason
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await asyncio.wait_for(task, timeout=3)
+
+    async def _stop_all(self) -> None:
+        tasks = [task for _client, task in self._clients.values()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=3)
+        self._clients.clear()
