@@ -71,6 +71,9 @@ LONG_FRAME_MS = 50.0
 # Long enough that no site turns late or missing in the quiet window before the load (late after 1.5
 # intervals): the load is the heartbeats, not liveness transitions.
 EXPECTED_INTERVAL_S = 60
+# The site page's view to measure ("cards", the app's default, or "table"): the app remembers it in
+# localStorage, set before the app's code runs. BENCH_SITE_VIEW=table bench/run.py frontend.
+SITE_VIEW = os.environ.get("BENCH_SITE_VIEW", "cards")
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -773,7 +776,10 @@ def run_scenario(config: dict[str, Any], spec: dict[str, Any], number: int) -> d
         browser = Browser(f"http://{LOOPBACK}:{servers.port}", config["username"])
         if kind == "site":
             path = f"/sites/{site_ids[0]}/"
-            ready = f"document.querySelectorAll('article.sensor').length >= {spec['sensors']}"
+            result["view"] = SITE_VIEW
+            browser.context.add_init_script(f"localStorage.setItem('site-view', {json.dumps(SITE_VIEW)});")
+            rows = "table.sensor-table tbody tr" if SITE_VIEW == "table" else "article.sensor"
+            ready = f"document.querySelectorAll('{rows}').length >= {spec['sensors']}"
         else:
             path = "/"
             ready = "document.querySelectorAll('li.tile:not(.tile--skeleton)').length > 0"
@@ -867,7 +873,7 @@ def targets(scenarios: list[dict[str, Any]]) -> list[list[str]]:
         frames = scenario.get("load", {}).get("frame_interval")
         if not frames:
             continue
-        label = LABELS.get(scenario["name"], scenario["name"])
+        label = _label(scenario)
         rows.append(
             [
                 f"{label}: frame interval median ≤ 16 ms"
@@ -889,6 +895,11 @@ def targets(scenarios: list[dict[str, Any]]) -> list[list[str]]:
 LABELS = {"site": "site page (100 sensors @ 1 s)", "overview": "overview (1,000 sites, 200 hb/s)"}
 
 
+def _label(scenario: dict[str, Any]) -> str:
+    label = LABELS.get(scenario["name"], scenario["name"])
+    return f"{label}, {scenario['view']} view" if scenario.get("view") else label
+
+
 def window_row(scenario: dict[str, Any], window: str) -> list[str]:
     figures = scenario[window]
     f, loaf, busy = figures["frame_interval"], figures["long_animation_frames"], figures["busy"]
@@ -902,7 +913,7 @@ def window_row(scenario: dict[str, Any], window: str) -> list[str]:
             f"{_ms(sock['p50'], 0)} / {_ms(sock['p99'], 0)}; {_ms(frame['p50'], 0)} / {_ms(frame['p99'], 0)}"
         )
     return [
-        f"{scenario['name']}: {window}",
+        f"{scenario['name']}{' (' + scenario['view'] + ')' if scenario.get('view') else ''}: {window}",
         load,
         f"{figures['messages']['per_s']:.1f}",
         str(f["frames"]),
@@ -980,7 +991,7 @@ def summary(results: dict[str, Any], *, command: str) -> str:
         loaf = load["long_animation_frames"]
         cost = update_cost(scenario)
         lines += [
-            f"### {LABELS.get(scenario['name'], scenario['name'])}",
+            f"### {_label(scenario)}",
             "",
             f"- connections connected before measuring: {scenario['connected']['count']}"
             f" of {scenario['sites']}"

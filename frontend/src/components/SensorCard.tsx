@@ -1,14 +1,19 @@
 // One sensor: status badge (client-side stale on the server's clock), last update, the present
 // measurements with a 3-reading trend each. Memoised: it re-renders for its own sensor's changes
-// and the shared 1 s tick only.
-import { memo } from "react";
+// only. The shared 1 s tick re-renders just the "x s ago" text, and the card itself only when its
+// status flips (online → stale); the measurements only when the readings change. A card away from
+// the viewport shows its sensor as of at most a few seconds ago (useHeldWhileHidden), and the newest
+// as soon as it comes near the viewport.
+import { memo, useRef, type RefObject } from "react";
+import { useHeldWhileHidden } from "../hooks/useHeldWhileHidden";
+import { useSensorStatus } from "../hooks/useSensorStatus";
 import { fixed } from "../lib/format";
 import { SENSOR_LABELS, SENSOR_TONES } from "../lib/labels";
 import { isPresent, MEASURE_GROUPS } from "../lib/measures";
-import { effectiveStatus, lastArrival } from "../lib/sensorStatus";
-import { useNow } from "../lib/ticker";
-import { ago, fullTime, localTime } from "../lib/time";
+import { lastArrival } from "../lib/sensorStatus";
+import { fullTime, localTime } from "../lib/time";
 import type { Reading, Sensor } from "../lib/types";
+import { Ago } from "./Ago";
 import { Badge } from "./Badge";
 import { Sparkline } from "./Sparkline";
 
@@ -19,7 +24,7 @@ export interface SensorCardProps {
   clockOffsetMs: number;
 }
 
-function Measurements({ readings }: { readings: readonly Reading[] }) {
+const Measurements = memo(function Measurements({ readings }: { readings: readonly Reading[] }) {
   const newest = readings[0];
   if (!newest) return <p className="card-quiet">No readings yet</p>;
   const rows = MEASURE_GROUPS.map((group) => ({ group, axes: group.axes.filter((axis) => isPresent(newest[axis.key])) })).filter(
@@ -35,16 +40,17 @@ function Measurements({ readings }: { readings: readonly Reading[] }) {
             {group.label} <span className="unit">{group.unit}</span>
           </dt>
           {axes.map((axis) => {
-            const value = newest[axis.key] as number;
-            const trend = readings
-              .map((r) => r[axis.key])
-              .filter((v): v is number => typeof v === "number")
-              .reverse();
+            const value = fixed(newest[axis.key] as number, group.decimals);
+            const trend: number[] = [];
+            for (let i = readings.length - 1; i >= 0; i -= 1) {
+              const v = readings[i]?.[axis.key];
+              if (typeof v === "number") trend.push(v);
+            }
             return (
               <dd key={axis.key} className="measure">
                 <span className="axis">{axis.name}</span>
-                <span className="value" title={`${fixed(value, group.decimals)} ${group.unit}`}>
-                  {fixed(value, group.decimals)}
+                <span className="value" title={`${value} ${group.unit}`}>
+                  {value}
                 </span>
                 <Sparkline
                   values={trend}
@@ -59,16 +65,25 @@ function Measurements({ readings }: { readings: readonly Reading[] }) {
       ))}
     </dl>
   );
-}
+});
 
 export const SensorCard = memo(function SensorCard({ sensor, staleAfterSeconds, clockOffsetMs }: SensorCardProps) {
-  const now = useNow();
-  const serverNow = now + clockOffsetMs;
-  const status = effectiveStatus(sensor, serverNow, staleAfterSeconds);
+  const ref = useRef<HTMLElement>(null);
+  const shown = useHeldWhileHidden(sensor, ref);
+  return <CardBody sensor={shown} staleAfterSeconds={staleAfterSeconds} clockOffsetMs={clockOffsetMs} elementRef={ref} />;
+});
+
+const CardBody = memo(function CardBody({
+  sensor,
+  staleAfterSeconds,
+  clockOffsetMs,
+  elementRef,
+}: SensorCardProps & { elementRef: RefObject<HTMLElement | null> }) {
+  const status = useSensorStatus(sensor, staleAfterSeconds, clockOffsetMs);
   const last = lastArrival(sensor);
   const clientStale = status === "stale" && sensor.status === "online";
   return (
-    <article className={`card sensor sensor--${status}`} aria-labelledby={`sensor-${sensor.id}-name`}>
+    <article ref={elementRef} className={`card sensor sensor--${status}`} aria-labelledby={`sensor-${sensor.id}-name`}>
       <header className="card-head">
         <div className="card-title">
           <h3 id={`sensor-${sensor.id}-name`} className="sensor-name">
@@ -86,7 +101,12 @@ export const SensorCard = memo(function SensorCard({ sensor, staleAfterSeconds, 
         <time dateTime={last ?? undefined} title={fullTime(last)}>
           {last ? localTime(last) : "never"}
         </time>
-        {last && <span className="card-quiet"> · {ago(last, serverNow)}</span>}
+        {last && (
+          <span className="card-quiet">
+            {" · "}
+            <Ago iso={last} clockOffsetMs={clockOffsetMs} />
+          </span>
+        )}
       </p>
       <Measurements readings={sensor.readings} />
     </article>

@@ -32,6 +32,15 @@ export function useNow(): number {
   return useSyncExternalStore(subscribe, getNow, getNow);
 }
 
+/**
+ * A value derived from the ticker's now: the component re-renders only when it changes (compared
+ * with Object.is), not on every tick. E.g. a sensor's status, which flips to stale once.
+ */
+export function useTicking<T>(select: (now: number) => T): T {
+  const snapshot = () => select(now);
+  return useSyncExternalStore(subscribe, snapshot, snapshot);
+}
+
 export function tickerListenerCount(): number {
   return listeners.size;
 }

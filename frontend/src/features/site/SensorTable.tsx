@@ -1,13 +1,16 @@
 // The site's sensors as one dense table: a row per sensor, the newest values per axis. Rows are
-// memoised on their sensor; only the status and age cells follow the shared 1 s tick.
+// memoised on their sensor; the shared 1 s tick re-renders only the age text, and the status and
+// name cells when the status flips. (Rows scrolled away are not held back as off-screen cards are:
+// measured, spreading their refreshes over frames cost more table layouts than it saved.)
 import { memo } from "react";
+import { Ago } from "../../components/Ago";
 import { Badge } from "../../components/Badge";
 import { fixed } from "../../lib/format";
 import { SENSOR_LABELS, SENSOR_TONES } from "../../lib/labels";
 import { isPresent, type MeasureGroup } from "../../lib/measures";
-import { effectiveStatus, lastArrival } from "../../lib/sensorStatus";
-import { useNow } from "../../lib/ticker";
-import { ago, fullTime, localTime } from "../../lib/time";
+import { useSensorStatus } from "../../hooks/useSensorStatus";
+import { lastArrival } from "../../lib/sensorStatus";
+import { fullTime, localTime } from "../../lib/time";
 import type { Sensor } from "../../lib/types";
 
 interface Timing {
@@ -16,8 +19,7 @@ interface Timing {
 }
 
 const StatusCell = memo(function StatusCell({ sensor, staleAfterSeconds, clockOffsetMs }: { sensor: Sensor } & Timing) {
-  const now = useNow();
-  const status = effectiveStatus(sensor, now + clockOffsetMs, staleAfterSeconds);
+  const status = useSensorStatus(sensor, staleAfterSeconds, clockOffsetMs);
   const clientStale = status === "stale" && sensor.status === "online";
   return (
     <td className={`st st--${status}`}>
@@ -30,8 +32,7 @@ const StatusCell = memo(function StatusCell({ sensor, staleAfterSeconds, clockOf
 
 /** The sticky name cell, with a stripe of the status colour: still seen when the table is scrolled sideways. */
 const NameCell = memo(function NameCell({ sensor, staleAfterSeconds, clockOffsetMs }: { sensor: Sensor } & Timing) {
-  const now = useNow();
-  const status = effectiveStatus(sensor, now + clockOffsetMs, staleAfterSeconds);
+  const status = useSensorStatus(sensor, staleAfterSeconds, clockOffsetMs);
   return (
     <th scope="row" className={`c-name c-name--${status}`}>
       {sensor.device_name}
@@ -41,13 +42,17 @@ const NameCell = memo(function NameCell({ sensor, staleAfterSeconds, clockOffset
 });
 
 const UpdatedCell = memo(function UpdatedCell({ last, clockOffsetMs }: { last: string | null; clockOffsetMs: number }) {
-  const now = useNow();
   return (
     <td className="c-updated">
       <time dateTime={last ?? undefined} title={fullTime(last)}>
         {last ? localTime(last) : "never"}
       </time>
-      {last && <span className="quiet age"> {ago(last, now + clockOffsetMs)}</span>}
+      {last && (
+        <span className="quiet age">
+          {" "}
+          <Ago iso={last} clockOffsetMs={clockOffsetMs} />
+        </span>
+      )}
     </td>
   );
 });
