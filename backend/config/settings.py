@@ -120,7 +120,7 @@ CHANNEL_LAYERS = {
     if REDIS_URL
     # Long-lived sockets (a wall dashboard, the worker's control channel) must not fall out of their
     # groups after the in-memory layer's default day.
-    else {"BACKEND": "apps.mqtt.layers.InProcessChannelLayer", "CONFIG": {"group_expiry": 10**9}}
+    else {"BACKEND": "apps.mqtt.realtime.layers.InProcessChannelLayer", "CONFIG": {"group_expiry": 10**9}}
 }
 # Run the MQTT worker inside the web server's event loop (single-process mode: `make demo`, small
 # installs). Default: on without Redis, since the in-memory layer cannot cross processes.

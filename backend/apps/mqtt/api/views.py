@@ -30,7 +30,7 @@ from apps.mqtt.api.serializers import (
     SystemInfoSerializer,
 )
 from apps.mqtt.models import ConnectionLog, MqttConnection, SensorDevice, SystemInfo
-from apps.mqtt.services.broadcast import nudge_worker
+from apps.mqtt.realtime.broadcast import nudge_worker
 from apps.mqtt.services.control import Action, control_connection
 from apps.sites.models import Site
 

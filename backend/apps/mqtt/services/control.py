@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.mqtt.models import ConnectionLog, MqttConnection
-from apps.mqtt.services.broadcast import nudge_worker
+from apps.mqtt.realtime.broadcast import nudge_worker
 
 
 class Action(StrEnum):

@@ -7,7 +7,7 @@ import datetime as dt
 import orjson
 
 from apps.mqtt.ingest.changes import ChangeSet
-from apps.mqtt.services.broadcast import STATUS_GROUP, events_for, site_group
+from apps.mqtt.realtime.broadcast import STATUS_GROUP, events_for, site_group
 
 
 def test_each_event_carries_the_socket_frame_as_json_text_with_times_in_iso_8601() -> None:

@@ -12,8 +12,8 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser, User
 from django.utils import timezone
 
-from apps.mqtt.routing import websocket_urlpatterns
-from apps.mqtt.services.broadcast import STATUS_GROUP, site_group
+from apps.mqtt.realtime.broadcast import STATUS_GROUP, site_group
+from apps.mqtt.realtime.routing import websocket_urlpatterns
 from apps.mqtt.services.connections import ensure_default_topics
 from apps.mqtt.tests.conftest import Worker
 from apps.mqtt.tests.test_worker import _connected, _seed_heartbeat

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from apps.mqtt.layers import InProcessChannelLayer
+from apps.mqtt.realtime.layers import InProcessChannelLayer
 
 
 @pytest.mark.asyncio

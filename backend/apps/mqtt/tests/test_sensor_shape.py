@@ -15,8 +15,8 @@ from apps.mqtt.ingest.items import HeartbeatItem
 from apps.mqtt.ingest.policy import IngestPolicy
 from apps.mqtt.models import MqttConnection
 from apps.mqtt.parser import Heartbeat, parse_message
+from apps.mqtt.realtime.snapshots import site_snapshot
 from apps.mqtt.sensor_shape import READING_KEYS, SENSOR_KEYS
-from apps.mqtt.snapshots import site_snapshot
 
 pytestmark = pytest.mark.django_db
 

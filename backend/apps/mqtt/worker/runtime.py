@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from apps.mqtt.ingest.changes import ChangeSet
 from apps.mqtt.models import WorkerHeartbeat
-from apps.mqtt.services.broadcast import CONTROL_GROUP, broadcast
+from apps.mqtt.realtime.broadcast import CONTROL_GROUP, broadcast
 from apps.mqtt.worker.supervisor import MqttSupervisor
 from apps.mqtt.worker.writer import ShardedWriter
 

@@ -12,8 +12,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from apps.mqtt import metrics
-from apps.mqtt.services.broadcast import STATUS_GROUP, site_group
-from apps.mqtt.snapshots import site_snapshot
+from apps.mqtt.realtime.broadcast import STATUS_GROUP, site_group
+from apps.mqtt.realtime.snapshots import site_snapshot
 from apps.sites.selectors import can_view_site, sites_visible_to
 
 logger = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ UNAUTHENTICATED = 4401
 FORBIDDEN = 4403
 
 
-# Group events (services/broadcast.py) carry their frame as ready JSON text and never touch the
+# Group events (realtime/broadcast.py) carry their frame as ready JSON text and never touch the
 # database: they skip the close_old_connections that channels' dispatch runs in a worker thread
 # before every handler, a thread round trip per event per socket.
 _FORWARDED_EVENTS = frozenset({"sensors.update", "sensor.status", "site.update", "status.update"})

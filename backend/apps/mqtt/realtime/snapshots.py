@@ -1,5 +1,5 @@
 """The state of one site as a real-time client first sees it: the ``snapshot`` sent on connect, which
-the deltas of services/broadcast.py then keep current. A fixed number of queries whatever the sensor
+the deltas of realtime/broadcast.py then keep current. A fixed number of queries whatever the sensor
 count."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.mqtt.consumers import SiteConsumer, StatusConsumer
+from apps.mqtt.realtime.consumers import SiteConsumer, StatusConsumer
 
 websocket_urlpatterns = [
     path("ws/mqtt/status/", StatusConsumer.as_asgi()),
