@@ -21,7 +21,6 @@ from django.db import models, transaction
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from apps.mqtt.dashboard_selectors import event_level
 from apps.mqtt.models import (
     ConnectionLog,
     MqttConnection,
@@ -30,6 +29,7 @@ from apps.mqtt.models import (
     SensorDevice,
     SystemInfo,
 )
+from apps.mqtt.ops_selectors import event_level
 from apps.mqtt.selectors import visible_sites
 from apps.mqtt.sensor_shape import READING_KEYS, SENSOR_KEYS, sensor_state_of
 from apps.mqtt.services.connections import ensure_default_topics

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.mqtt.dashboard_selectors import dashboard_state
+from apps.mqtt.ops_selectors import dashboard_state
 
 CONTROL_PERMISSION = "mqtt.change_mqttconnection"
 

@@ -1,9 +1,9 @@
-"""What the operator dashboard shows, as plain JSON-ready data: the totals, one row per connection,
-the 50 most recent log events and the MQTT worker's own liveness.
+"""What the operations view shows (staff: ``GET /api/ops/``), as plain JSON-ready data: the totals,
+one row per connection, the 50 most recent log events and the MQTT worker's own liveness.
 
-The page renders it server-side and ``/dashboard/state/`` returns the same dict, so the page's script
-applies one shape whether it comes from the first render, a refresh or (per row) a ``status_update``.
-A fixed number of queries whatever the number of connections, sensors or log rows.
+Every site, not the user's: unlike ``selectors.py`` (whose querysets start from what a user may see),
+these are for staff only, which the API checks. A fixed number of queries whatever the number of
+connections, sensors or log rows.
 """
 
 from __future__ import annotations
