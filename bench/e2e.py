@@ -325,7 +325,7 @@ def create_sites(
     tag: str, count: int, *, first_id: int, prefix: str, broker_port: int, interval: float
 ) -> dict[str, int]:
     from apps.mqtt.models import MqttConnection
-    from apps.mqtt.services.connections import ensure_default_topics
+    from apps.mqtt.services.connections import set_topics
     from apps.sites.models import Site
 
     site_by_code: dict[str, int] = {}
@@ -340,7 +340,7 @@ def create_sites(
             expected_heartbeat_interval=max(1, round(interval)),
             enabled=True,
         )
-        ensure_default_topics(connection=connection)
+        set_topics(connection=connection)
         site_by_code[code] = site.pk
     return site_by_code
 

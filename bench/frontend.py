@@ -319,7 +319,7 @@ def create_sites(tag: str, count: int, *, prefix: str, broker_port: int) -> list
     from django.db import transaction
 
     from apps.mqtt.models import MqttConnection
-    from apps.mqtt.services.connections import ensure_default_topics
+    from apps.mqtt.services.connections import set_topics
     from apps.sites.models import Site
 
     sites: list[tuple[int, str]] = []
@@ -335,7 +335,7 @@ def create_sites(tag: str, count: int, *, prefix: str, broker_port: int) -> list
                 expected_heartbeat_interval=EXPECTED_INTERVAL_S,
                 enabled=True,
             )
-            ensure_default_topics(connection=connection)
+            set_topics(connection=connection)
             sites.append((site.pk, code))
     return sites
 

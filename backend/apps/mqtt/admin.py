@@ -24,7 +24,7 @@ from apps.mqtt.models import (
     SystemInfo,
     WorkerHeartbeat,
 )
-from apps.mqtt.services.connections import ensure_default_topics
+from apps.mqtt.services.connections import delete_connection, save_connection, set_topics
 from apps.mqtt.services.control import Action, control_connection
 from apps.mqtt.validators import validate_pem_private_key
 
@@ -228,9 +228,23 @@ class MqttConnectionAdmin(DatetimesToTheSecond, admin.ModelAdmin):
     def client_key_state(self, obj: MqttConnection) -> str:
         return "stored (encrypted)" if obj.has_client_key else "none"
 
+    def save_model(
+        self, request: HttpRequest, obj: MqttConnection, form: forms.ModelForm, change: bool
+    ) -> None:
+        # Through the service: a change of "enabled" is a start or stop logged with the operator,
+        # and the worker hears of the edit at once.
+        save_connection(connection=obj, enabled=form.cleaned_data.get("enabled"), actor=request.user)
+
+    def delete_model(self, request: HttpRequest, obj: MqttConnection) -> None:
+        delete_connection(connection=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[MqttConnection]) -> None:
+        for connection in queryset:
+            delete_connection(connection=connection)
+
     def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
-        super().save_related(request, form, formsets, change)
-        ensure_default_topics(connection=form.instance)
+        super().save_related(request, form, formsets, change)  # the topics inline
+        set_topics(connection=form.instance)
 
     def _control(self, request: HttpRequest, queryset: QuerySet[MqttConnection], action: Action) -> int:
         wanted = action != Action.STOP

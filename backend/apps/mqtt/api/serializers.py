@@ -32,8 +32,7 @@ from apps.mqtt.models import (
 from apps.mqtt.ops_selectors import event_level
 from apps.mqtt.selectors import visible_sites
 from apps.mqtt.sensor_shape import READING_KEYS, SENSOR_KEYS, sensor_state_of
-from apps.mqtt.services.connections import ensure_default_topics
-from apps.mqtt.services.control import Action, control_connection
+from apps.mqtt.services.connections import save_connection, set_topics
 from apps.mqtt.validators import validate_pem_private_key
 from apps.sites.models import Customer, Site
 
@@ -399,39 +398,30 @@ class ConnectionSerializer(ModelSerializer):
             changed.append("client_key_encrypted")
         return changed
 
-    @staticmethod
-    def _replace_topics(connection: MqttConnection, topics: list[dict[str, str]] | None) -> None:
-        """A given list replaces the subscriptions; none at all gives the default ones."""
-        if topics is not None:
-            MqttTopic.objects.filter(connection=connection).delete()
-            MqttTopic.objects.bulk_create([MqttTopic(connection=connection, **topic) for topic in topics])
-            # Topics prefetched by the view's queryset are stale now (DRF's own idiom to drop them).
-            connection._prefetched_objects_cache = {}
-        ensure_default_topics(connection=connection)
-
     def create(self, validated_data: dict[str, Any]) -> MqttConnection:
-        connection = MqttConnection(enabled=validated_data.get("enabled", True))
+        connection = MqttConnection()
         self._apply(connection, validated_data)
         with transaction.atomic():
-            connection.save()
-            self._replace_topics(connection, validated_data.get("topics"))
+            save_connection(
+                connection=connection, enabled=validated_data.get("enabled", True), actor=self._actor()
+            )
+            set_topics(connection=connection, topics=validated_data.get("topics"))
         return connection
 
     def update(self, instance: MqttConnection, validated_data: dict[str, Any]) -> MqttConnection:
         """Writes only the fields given (an operator's concurrent start/stop or restart is not
-        overwritten); a change of ``enabled`` goes through ``control_connection`` so it is logged
-        with the user who made it."""
+        overwritten); a change of ``enabled`` is a start or stop logged with the user."""
         changed = self._apply(instance, validated_data)
         with transaction.atomic():
-            if changed:
-                instance.save(update_fields=[*changed, "updated_at"])
-            self._replace_topics(instance, validated_data.get("topics"))
-            enabled = validated_data.get("enabled")
-            if enabled is not None and enabled != instance.enabled:
-                request = self.context.get("request")
-                control_connection(
-                    connection=instance,
-                    action=Action.START if enabled else Action.STOP,
-                    actor=request.user if request is not None else None,
-                )
+            save_connection(
+                connection=instance,
+                enabled=validated_data.get("enabled"),
+                fields=changed,
+                actor=self._actor(),
+            )
+            set_topics(connection=instance, topics=validated_data.get("topics"))
         return instance
+
+    def _actor(self) -> Any:
+        request = self.context.get("request")
+        return request.user if request is not None else None

@@ -4,8 +4,6 @@ validation) and ``apps.mqtt.services``."""
 
 from __future__ import annotations
 
-from asgiref.sync import async_to_sync
-from django.db import transaction
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -30,21 +28,11 @@ from apps.mqtt.api.serializers import (
     SystemInfoSerializer,
 )
 from apps.mqtt.models import ConnectionLog, MqttConnection, SensorDevice, SystemInfo
-from apps.mqtt.realtime.broadcast import nudge_worker
+from apps.mqtt.services.connections import delete_connection
 from apps.mqtt.services.control import Action, control_connection
 from apps.sites.models import Site
 
 SITE_ID = OpenApiParameter("site_id", OpenApiTypes.INT, OpenApiParameter.PATH, description="The site's id.")
-
-
-def _nudge_worker() -> None:
-    async_to_sync(nudge_worker)()
-
-
-def _nudge_worker_after_commit() -> None:
-    """Tell the MQTT worker to re-read the connections now. Best effort (robust: a channel-layer
-    failure is logged, not raised after the commit): the worker also reconciles every few seconds."""
-    transaction.on_commit(_nudge_worker, robust=True)
 
 
 @extend_schema_view(
@@ -153,17 +141,8 @@ class ConnectionViewSet(viewsets.ModelViewSet):
             return ConnectionSummarySerializer
         return ConnectionSerializer
 
-    def perform_create(self, serializer: BaseSerializer[MqttConnection]) -> None:
-        serializer.save()
-        _nudge_worker_after_commit()
-
-    def perform_update(self, serializer: BaseSerializer[MqttConnection]) -> None:
-        serializer.save()
-        _nudge_worker_after_commit()
-
     def perform_destroy(self, instance: MqttConnection) -> None:
-        instance.delete()
-        _nudge_worker_after_commit()
+        delete_connection(connection=instance)
 
     def _control(self, action: Action) -> Response:
         connection = self.get_object()  # 404 for an invisible connection, 403 for non-staff

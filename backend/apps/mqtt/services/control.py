@@ -14,6 +14,8 @@ from django.utils import timezone
 from apps.mqtt.models import ConnectionLog, MqttConnection
 from apps.mqtt.realtime.broadcast import nudge_worker
 
+Actor = AbstractBaseUser | AnonymousUser | None
+
 
 class Action(StrEnum):
     START = "start"
@@ -32,9 +34,14 @@ def _nudge() -> None:
     async_to_sync(nudge_worker)()
 
 
-def control_connection(
-    *, connection: MqttConnection, action: Action, actor: AbstractBaseUser | AnonymousUser | None
-) -> None:
+def nudge_worker_after_commit() -> None:
+    """Tell the MQTT worker to re-read the connections once the current transaction commits.
+    Robust: with the channel layer away the change still stands (the worker reconciles from the
+    database within MQTT_RECONCILE_INTERVAL); the failure is logged, not raised after the commit."""
+    transaction.on_commit(_nudge, robust=True)
+
+
+def control_connection(*, connection: MqttConnection, action: Action, actor: Actor) -> None:
     """Apply an operator's action. Restart also enables a stopped connection."""
     now = timezone.now()
     fields: dict[str, object] = {"enabled": action != Action.STOP}
@@ -53,6 +60,4 @@ def control_connection(
             message=f"{action.capitalize()} requested by {who}",
             timestamp=now,
         )
-        # robust: with the channel layer away the action still stands (the worker reconciles
-        # from the database within MQTT_RECONCILE_INTERVAL); the failure is logged, not a 500.
-        transaction.on_commit(_nudge, robust=True)
+        nudge_worker_after_commit()

@@ -367,3 +367,59 @@ def test_time_columns_still_sort_by_their_field(staff_client: Client, make_conne
     for order, expected in ((f"{column}", [early, late]), (f"-{column}", [late, early])):
         response = staff_client.get(changelist, {"o": order})
         assert list(response.context["cl"].result_list) == expected
+
+
+@pytest.mark.parametrize(
+    ("enabled_before", "enabled_field", "event"), [(True, None, "stopped"), (False, "on", "started")]
+)
+def test_toggling_enabled_in_the_form_logs_who_and_nudges_the_worker(
+    staff_client: Client,
+    staff_user: User,
+    make_connection,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks,
+    enabled_before: bool,
+    enabled_field: str | None,
+    event: str,
+) -> None:
+    nudges: list[str] = []
+
+    async def fake_nudge() -> None:
+        nudges.append("nudge")
+
+    monkeypatch.setattr("apps.mqtt.services.control.nudge_worker", fake_nudge)
+    connection = make_connection(enabled=enabled_before, broker_host="broker.example.com")
+    url = reverse("admin:mqtt_mqttconnection_change", args=[connection.pk])
+    form = _connection_form(connection.site, enabled=enabled_field, new_password="")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(url, {**form, **_topic_formset([])})
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    connection.refresh_from_db()
+    assert connection.enabled is (not enabled_before)
+    log = ConnectionLog.objects.filter(mqtt_connection=connection).latest("timestamp")
+    assert (log.event_type, log.actor) == (event, staff_user)
+    assert nudges, "the worker hears of it at once"
+
+
+def test_an_edit_that_keeps_enabled_logs_no_start_or_stop_but_still_nudges(
+    staff_client: Client, make_connection, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks
+) -> None:
+    nudges: list[str] = []
+
+    async def fake_nudge() -> None:
+        nudges.append("nudge")
+
+    monkeypatch.setattr("apps.mqtt.services.control.nudge_worker", fake_nudge)
+    connection = make_connection(enabled=True)
+    url = reverse("admin:mqtt_mqttconnection_change", args=[connection.pk])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            url, {**_connection_form(connection.site, new_password=""), **_topic_formset([])}
+        )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert not ConnectionLog.objects.filter(mqtt_connection=connection).exists()
+    assert nudges == ["nudge"]

@@ -925,7 +925,7 @@ def test_connection_writes_nudge_the_worker_after_commit(
     async def fake_nudge() -> None:
         nudges.append("nudge")
 
-    monkeypatch.setattr("apps.mqtt.api.views.nudge_worker", fake_nudge)
+    monkeypatch.setattr("apps.mqtt.services.control.nudge_worker", fake_nudge)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         created = staff_api.post("/api/connections/", connection_body(make_site()), format="json")
     assert created.status_code == 201
@@ -949,7 +949,7 @@ def test_a_failing_nudge_does_not_fail_the_write(
     async def broken_nudge() -> None:
         raise ConnectionError("channel layer down")
 
-    monkeypatch.setattr("apps.mqtt.api.views.nudge_worker", broken_nudge)
+    monkeypatch.setattr("apps.mqtt.services.control.nudge_worker", broken_nudge)
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_api.post("/api/connections/", connection_body(make_site()), format="json")
 

@@ -38,7 +38,7 @@ from django.db import connections as db_connections
 from django.utils import timezone
 
 from apps.mqtt.models import ConnectionLog, MqttConnection
-from apps.mqtt.services.connections import ensure_default_topics
+from apps.mqtt.services.connections import set_topics
 from apps.mqtt.tests.conftest import free_port, require
 from apps.mqtt.tests.test_run_mqtt import BACKEND, _database_url
 from apps.sites.models import Customer
@@ -223,7 +223,7 @@ def _monitored_site(make_connection, make_site, system_broker, *, code: str, nam
         broker_port=system_broker[1],
         retry_delay=1,
     )
-    ensure_default_topics(connection=conn)
+    set_topics(connection=conn)
     return conn
 
 

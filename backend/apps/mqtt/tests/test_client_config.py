@@ -10,7 +10,7 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
-from apps.mqtt.services.connections import ensure_default_topics
+from apps.mqtt.services.connections import set_topics
 from apps.mqtt.worker.backoff import backoff_delay, refused_credentials
 from apps.mqtt.worker.config import TlsConfig, build_tls_context, load_desired_state
 from conftest import make_tls_material
@@ -70,7 +70,7 @@ def test_missing_ca_file_is_a_readable_error() -> None:
 @pytest.mark.django_db(transaction=True)  # the loader closes stale connections, as in its thread
 def test_desired_state_changes_when_anything_that_needs_a_reconnect_changes(make_connection) -> None:
     conn = make_connection()
-    ensure_default_topics(connection=conn)
+    set_topics(connection=conn)
     before = load_desired_state().configs[conn.pk]
     assert load_desired_state().configs[conn.pk] == before
     assert before.topics == (

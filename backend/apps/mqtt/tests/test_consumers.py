@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from apps.mqtt.realtime.broadcast import STATUS_GROUP, site_group
 from apps.mqtt.realtime.routing import websocket_urlpatterns
-from apps.mqtt.services.connections import ensure_default_topics
+from apps.mqtt.services.connections import set_topics
 from apps.mqtt.tests.conftest import Worker
 from apps.mqtt.tests.test_worker import _connected, _seed_heartbeat
 from apps.sites.models import Customer
@@ -49,7 +49,7 @@ def customer_site(make_connection, make_site, site_code):
     member = User.objects.create_user(f"m{site_code}")
     acme.members.add(member)
     conn = make_connection(site=make_site(code=site_code, customer=acme), retry_delay=1)
-    ensure_default_topics(connection=conn)
+    set_topics(connection=conn)
     return conn, member
 
 

@@ -29,7 +29,7 @@ from django.contrib.auth.models import User
 from django.test import Client, override_settings
 
 from apps.mqtt.models import ConnectionLog, MqttConnection
-from apps.mqtt.services.connections import ensure_default_topics
+from apps.mqtt.services.connections import set_topics
 from apps.mqtt.tests.conftest import port_open, require
 from apps.mqtt.tests.test_run_mqtt import BACKEND, _database_url
 
@@ -107,7 +107,7 @@ def test_stop_and_start_from_the_operations_api_reach_the_worker_process_over_re
         broker_port=system_broker[1],
         retry_delay=1,
     )
-    ensure_default_topics(connection=conn)
+    set_topics(connection=conn)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings_test",

@@ -15,7 +15,7 @@ import pytest
 from django.db import connection as db
 
 from apps.mqtt.models import ConnectionLog, MqttConnection
-from apps.mqtt.services.connections import ensure_default_topics
+from apps.mqtt.services.connections import set_topics
 from apps.mqtt.tests.conftest import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,7 +43,7 @@ def test_worker_process_stops_on_sigterm_logging_the_disconnection(
     conn = make_connection(site=None, broker_host=system_broker[0], broker_port=system_broker[1])
     conn.site.code = site_code
     conn.site.save()
-    ensure_default_topics(connection=conn)
+    set_topics(connection=conn)
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings_test",

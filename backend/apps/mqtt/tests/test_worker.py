@@ -25,7 +25,7 @@ from apps.mqtt.models import (
     SystemInfo,
     WorkerHeartbeat,
 )
-from apps.mqtt.services.connections import ensure_default_topics
+from apps.mqtt.services.connections import set_topics
 from apps.mqtt.services.control import Action, control_connection
 from apps.mqtt.tests.conftest import Mosquitto, Worker, eventually, make_pki
 
@@ -45,7 +45,7 @@ def _connection(
     fields.setdefault("retry_delay", 1)
     fields.setdefault("max_retry_delay", 2)
     conn = make_connection(site=make_site(code=code), broker_host="127.0.0.1", broker_port=port, **fields)
-    ensure_default_topics(connection=conn)
+    set_topics(connection=conn)
     return conn
 
 

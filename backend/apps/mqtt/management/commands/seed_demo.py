@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from apps.mqtt.models import MqttConnection
-from apps.mqtt.services.connections import ensure_default_topics
+from apps.mqtt.services.connections import save_connection, set_topics
 from apps.sites.models import Customer, Site
 
 DEMO_CUSTOMER = "Demo Customer"
@@ -66,9 +66,8 @@ class Command(BaseCommand):
                 defaults={"name": f"Demo site {number}", "customer": customer},
             )
             created += site_created
-            connection, _ = MqttConnection.objects.update_or_create(
-                site=site,
-                defaults={"broker_host": broker_host, "broker_port": broker_port, "enabled": True},
-            )
-            ensure_default_topics(connection=connection)
+            connection = MqttConnection.objects.filter(site=site).first() or MqttConnection(site=site)
+            connection.broker_host, connection.broker_port = broker_host, broker_port
+            save_connection(connection=connection, enabled=True, fields=["broker_host", "broker_port"])
+            set_topics(connection=connection)
         return created
