@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import random
+import socket
 import ssl
+import threading
+from pathlib import Path
 
 import aiomqtt
 import pytest
@@ -57,9 +60,33 @@ def test_tls_context_verifies_the_broker_unless_explicitly_told_not_to() -> None
     assert not insecure.check_hostname
 
 
-def test_tls_context_loads_the_client_certificate_and_key() -> None:
-    client = make_tls_material("client")
-    build_tls_context(TlsConfig("", "", client.certificate_pem, client.key_pem, insecure=False))
+def test_tls_context_presents_the_client_certificate_in_a_handshake(tmp_path: Path) -> None:
+    client = make_tls_material("datalogger-client")
+    server = make_tls_material("broker")
+    (tmp_path / "server.pem").write_text(server.certificate_pem)
+    (tmp_path / "server.key").write_text(server.key_pem)
+    broker = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    broker.load_cert_chain(tmp_path / "server.pem", tmp_path / "server.key")
+    broker.verify_mode = ssl.CERT_REQUIRED  # a broker that asks for the client's certificate
+    broker.load_verify_locations(cadata=client.certificate_pem)
+    context = build_tls_context(TlsConfig("", "", client.certificate_pem, client.key_pem, insecure=True))
+
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        seen: list[dict[str, object] | None] = []
+
+        def serve() -> None:
+            with broker.wrap_socket(theirs, server_side=True) as tls:
+                seen.append(tls.getpeercert())
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        with context.wrap_socket(ours, server_hostname="broker"):
+            thread.join(timeout=10)
+
+    [peer] = seen
+    assert peer is not None
+    assert peer["subject"] == ((("commonName", "datalogger-client"),),)
 
 
 def test_missing_ca_file_is_a_readable_error() -> None:
