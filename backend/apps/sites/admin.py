@@ -1,8 +1,19 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from apps.sites.models import Customer, Site
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+
+class _SiteTotal(TypedDict):
+    site_total: int
 
 
 @admin.register(Customer)
@@ -17,7 +28,7 @@ class CustomerAdmin(admin.ModelAdmin):
         return super().get_queryset(request).annotate(site_total=Count("sites"))
 
     @admin.display(description="sites", ordering="site_total")
-    def site_count(self, obj: Customer) -> int:
+    def site_count(self, obj: WithAnnotations[Customer, _SiteTotal]) -> int:
         return obj.site_total
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db.models import QuerySet
 
 from apps.sites.models import Site
 
 
 def sites_visible_to(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Site]:
-    if not user.is_authenticated or not user.is_active:
+    if not isinstance(user, User) or not user.is_active:  # anonymous (or not a User): nothing
         return Site.objects.none()
     if user.is_staff:
         return Site.objects.all()

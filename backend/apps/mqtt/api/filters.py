@@ -4,6 +4,7 @@ parameter, never an empty list that looks like "nothing happened"."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -41,7 +42,7 @@ class _IdField(forms.IntegerField):
     """A database id: a whole number within the range of a 64-bit key (a larger number would
     overflow the database driver, which is an error, not an empty result)."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", 2**63 - 1)
         super().__init__(**kwargs)

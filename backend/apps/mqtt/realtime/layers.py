@@ -17,7 +17,7 @@ class InProcessChannelLayer(InMemoryChannelLayer):
     CLEAN_INTERVAL = 1.0
 
     def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
         self._next_clean = 0.0
 
     def _clean_expired(self) -> None:

@@ -20,7 +20,7 @@ import math
 import random
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import orjson
 
@@ -94,6 +94,7 @@ _LISTED_FORMATS: Final = frozenset({"seed", "unprefixed", "unit-value"})
 
 # A prime, so consecutive heartbeats' slices do not line up with common sensor counts.
 _POOL_SIZE: Final = 4099
+_N = TypeVar("_N", int, float)
 
 
 def heartbeat_topic(site_code: str) -> str:
@@ -184,7 +185,7 @@ def _noise_pools(seed: int) -> _NoisePools:
     )
 
 
-def _take(pool: list[float], start: int, count: int) -> list[float]:
+def _take(pool: list[_N], start: int, count: int) -> list[_N]:
     if count <= _POOL_SIZE:
         return pool[start : start + count]
     repeats = count // _POOL_SIZE + 2
@@ -404,7 +405,7 @@ class SiteSimulator:
         self._drift_x = self._drift_x * 0.995 + rng.gauss(0.0, 0.0008)
         self._drift_y = self._drift_y * 0.995 + rng.gauss(0.0, 0.0008)
 
-        def take(pool: list[float], n: int = count) -> list[Any]:
+        def take(pool: list[_N], n: int = count) -> list[_N]:
             return _take(pool, rng.randrange(_POOL_SIZE), n)
 
         acc_x, acc_y, acc_z = take(pools.acc_xy), take(pools.acc_xy), take(pools.acc_z)

@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -264,9 +265,8 @@ class SimulatorRunner:
         # (or the run is stopped) and count what did not go out as failures.
         interrupt = asyncio.ensure_future(_first_of(connection.lost, self._stop))
         try:
-            await asyncio.wait(
-                {everything, interrupt}, timeout=self.broker.timeout, return_when=asyncio.FIRST_COMPLETED
-            )
+            waiters: set[asyncio.Future[Any]] = {everything, interrupt}
+            await asyncio.wait(waiters, timeout=self.broker.timeout, return_when=asyncio.FIRST_COMPLETED)
         finally:
             interrupt.cancel()
         if not everything.done():

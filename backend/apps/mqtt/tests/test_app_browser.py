@@ -216,7 +216,9 @@ def _sign_in(page: Any, base: str, user: User, then: str) -> None:
     page.wait_for_url(f"{base}{then}")
 
 
-def _monitored_site(make_connection, make_site, system_broker, *, code: str, name: str, customer: Customer):
+def _monitored_site(
+    make_connection, make_site, system_broker, *, code: str, name: str, customer: Customer | None
+):
     conn = make_connection(
         site=make_site(code=code, name=name, customer=customer),
         broker_host=system_broker[0],

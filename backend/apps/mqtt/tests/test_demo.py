@@ -141,6 +141,12 @@ def _demo_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _tail(process: subprocess.Popen[bytes]) -> str:
+    """The end of a process's output, for a failure message."""
+    assert process.stdout is not None
+    return process.stdout.read().decode()[-3000:]
+
+
 def _start_demo(env: dict[str, str], port: int, *arguments: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
@@ -170,7 +176,7 @@ def test_demo_serves_live_sensors_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     try:
         online = 0.0
         while online < 15:
-            assert demo.poll() is None, demo.stdout.read().decode()[-3000:]
+            assert demo.poll() is None, _tail(demo)
             assert time.monotonic() - started < 60, "no live sensors (hang guard)"
             time.sleep(0.25)
             try:
@@ -242,7 +248,7 @@ def test_demo_shows_every_fault_state(tmp_path: Path) -> None:
     try:
         with sqlite3.connect(f"file:{tmp_path / 'demo.sqlite3'}?mode=ro", uri=True, timeout=5) as database:
             while not shown(states):
-                assert demo.poll() is None, demo.stdout.read().decode()[-3000:]
+                assert demo.poll() is None, _tail(demo)
                 assert time.monotonic() - started < 60, f"not every fault shown: {states}"
                 time.sleep(0.5)
                 with contextlib.suppress(sqlite3.OperationalError):  # locked: read again next time

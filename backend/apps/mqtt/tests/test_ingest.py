@@ -22,7 +22,7 @@ from apps.mqtt.models import (
     SensorStatusChange,
     SystemInfo,
 )
-from apps.mqtt.parser import Heartbeat, Rejection, SysInfo, parse_message
+from apps.mqtt.parser import Heartbeat, Rejection, RejectReason, SysInfo, parse_message
 
 pytestmark = pytest.mark.django_db
 
@@ -218,7 +218,9 @@ def test_several_heartbeats_of_one_site_in_one_batch_apply_in_order(make_connect
     write_batch(batch, now=T0 + dt.timedelta(seconds=20), policy=POLICY)
     s1 = SensorDevice.objects.get(device_name="S1")
     assert s1.reading_seq == 5
-    assert s1.readings.first().timestamp == T0 + dt.timedelta(seconds=20)
+    newest = s1.readings.first()
+    assert newest is not None
+    assert newest.timestamp == T0 + dt.timedelta(seconds=20)
     assert SensorDevice.objects.get(device_name="S2").status == "offline"
 
 
@@ -276,7 +278,7 @@ def test_rejections_are_counted_per_site_topic_and_reason_with_the_last_sample(m
     conn = make_connection()
     items = [
         RejectedItem(conn.site_id, "S/weird", T0, Rejection(reason=r, detail="bad", sample=s))
-        for r, s in (("not_json", "{oops"), ("not_json", "{again"))
+        for r, s in ((RejectReason.NOT_JSON, "{oops"), (RejectReason.NOT_JSON, "{again"))
     ]
     write_batch(items, now=T0, policy=POLICY)
     write_batch(items[:1], now=T0, policy=POLICY)

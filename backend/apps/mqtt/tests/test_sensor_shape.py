@@ -4,6 +4,7 @@ same keys with the same values, so a client merges deltas into a snapshot key fo
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import orjson
 import pytest
@@ -50,8 +51,8 @@ def _instant(value: object) -> object:
     return value
 
 
-def _normalised(sensor: dict[str, object]) -> dict[str, object]:
-    readings = [{k: _instant(v) for k, v in r.items()} for r in sensor["readings"]]  # type: ignore[attr-defined]
+def _normalised(sensor: dict[str, Any]) -> dict[str, Any]:
+    readings = [{k: _instant(v) for k, v in r.items()} for r in sensor["readings"]]
     return {**{k: _instant(v) for k, v in sensor.items() if k != "readings"}, "readings": readings}
 
 

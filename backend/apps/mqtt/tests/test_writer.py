@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 from django.db import IntegrityError, OperationalError
@@ -16,12 +16,20 @@ from apps.mqtt.ingest.changes import ChangeSet
 from apps.mqtt.ingest.items import HeartbeatItem, IngestItem
 from apps.mqtt.ingest.policy import IngestPolicy
 from apps.mqtt.models import HeartbeatState, MqttConnection, SensorDevice
+from apps.mqtt.parser.types import Heartbeat
 from apps.mqtt.tests.test_ingest import T0, beat
 from apps.mqtt.worker import writer as writer_module
 from apps.mqtt.worker.liveness import LivenessPolicy, sweep
 from apps.mqtt.worker.writer import IngestWriter, ShardedWriter
 
-POLICIES = {"ingest_policy": IngestPolicy(), "liveness_policy": LivenessPolicy()}
+
+class _Policies(TypedDict):
+    ingest_policy: IngestPolicy
+    liveness_policy: LivenessPolicy
+
+
+POLICIES: _Policies = {"ingest_policy": IngestPolicy(), "liveness_policy": LivenessPolicy()}
+_NOTHING = Heartbeat(readings=(), issues=(), message_interval_seconds=None, format="list")
 
 
 def _counter(counter: Counter, **labels: str) -> float:
@@ -40,8 +48,20 @@ def _dropped(reason: str) -> float:
 
 def _fake_item(site_id: int, second: int) -> HeartbeatItem:
     return HeartbeatItem(
-        connection_id=site_id, site_id=site_id, received_at=T0 + dt.timedelta(seconds=second), heartbeat=None
-    )  # type: ignore[arg-type] - never written in these tests
+        connection_id=site_id,
+        site_id=site_id,
+        received_at=T0 + dt.timedelta(seconds=second),
+        heartbeat=_NOTHING,
+    )
+
+
+def _taken(writer: IngestWriter) -> list[tuple[int, int]]:
+    """(site id, second) of each heartbeat the writer takes next, in order."""
+    taken = []
+    for item in writer._take():
+        assert isinstance(item, HeartbeatItem)
+        taken.append((item.site_id, item.received_at.second))
+    return taken
 
 
 def test_overload_supersedes_a_sites_unwritten_older_heartbeat_and_counts_the_drop() -> None:
@@ -52,8 +72,7 @@ def test_overload_supersedes_a_sites_unwritten_older_heartbeat_and_counts_the_dr
     writer.submit(_fake_item(1, 5))  # queue full: replaces site 1's older heartbeat
     writer.submit(_fake_item(3, 0))  # queue full and nothing of site 3 to replace: dropped
 
-    batch = writer._take()
-    assert [(item.site_id, item.received_at.second) for item in batch] == [(1, 5), (2, 0)]
+    assert _taken(writer) == [(1, 5), (2, 0)]
     assert _dropped("superseded") == before_superseded + 1
     assert _dropped("queue_full") == before_full + 1
 
@@ -62,7 +81,7 @@ def test_heartbeats_are_kept_in_order_below_the_bound() -> None:
     writer = IngestWriter(max_pending_heartbeats=10, **POLICIES)
     for second in range(3):
         writer.submit(_fake_item(1, second))
-    assert [item.received_at.second for item in writer._take()] == [0, 1, 2]
+    assert _taken(writer) == [(1, 0), (1, 1), (1, 2)]
 
 
 def _run(writer: IngestWriter, until: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -155,7 +174,7 @@ def test_sharded_writer_keeps_each_sites_items_in_order_in_one_writer() -> None:
     for second in range(3):
         for site_id in (1, 2, 3, 4):
             sharded.submit(_fake_item(site_id, second))
-    taken = [[(item.site_id, item.received_at.second) for item in w._take()] for w in sharded.writers]
+    taken = [_taken(w) for w in sharded.writers]
     assert taken == [
         [(3, 0), (3, 1), (3, 2)],
         [(1, 0), (4, 0), (1, 1), (4, 1), (1, 2), (4, 2)],

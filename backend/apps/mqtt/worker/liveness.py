@@ -48,7 +48,7 @@ def sweep(*, now: dt.datetime, policy: LivenessPolicy, shard: tuple[int, int] = 
     changes = ChangeSet()
     adapt = db.ops.adapt_datetimefield_value
     state_rows: list[tuple[str, int]] = []
-    logs: list[tuple[int, str, str, str]] = []
+    logs: list[tuple[int, str, str, str | None]] = []
     sites_going_dark: dict[int, str] = {}
 
     with transaction.atomic():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 import random
 from collections.abc import Callable
@@ -140,7 +141,7 @@ class MqttSupervisor:
             rng=self._rng,
         )
         task = asyncio.create_task(client.run(), name=f"mqtt-{config.site_code}")
-        task.add_done_callback(lambda done, cid=config.connection_id: self._client_ended(cid, done))
+        task.add_done_callback(functools.partial(self._client_ended, config.connection_id))
         self._clients[config.connection_id] = (client, task)
 
     def _client_ended(self, connection_id: int, task: asyncio.Task[None]) -> None:
