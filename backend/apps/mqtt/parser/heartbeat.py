@@ -174,12 +174,13 @@ class _HeartbeatBuilder:
             self.add(name, value)
 
 
-def parse_heartbeat(obj: dict[str, Any], ctx: Context, *, bare_ok: bool) -> Heartbeat | None:
-    """The heartbeat in ``obj``, or None when ``obj`` does not have a heartbeat's shape."""
-    issues = IssueList()
+_ENTRY_WHERE: Final = {"keyed": "sensors_last_data entry", "legacy": "top-level entry"}
+
+
+def _devices(obj: dict[str, Any], bare_ok: bool, issues: IssueList) -> tuple[str, Any] | None:
+    """The heartbeat's format and its device entries (a list, a dict or (name, object) pairs), or
+    None when ``obj`` does not have a heartbeat's shape."""
     container = obj.get("sensors_last_data", MISSING)
-    legacy_devices: list[tuple[str, dict[str, Any]]] = []
-    entries = 0
     if container is MISSING:
         legacy_devices = [
             (key, value)
@@ -188,56 +189,70 @@ def parse_heartbeat(obj: dict[str, Any], ctx: Context, *, bare_ok: bool) -> Hear
         ]
         if not legacy_devices and not (bare_ok and _HEARTBEAT_META.issuperset(obj)):
             return None
-        fmt, entries = "legacy", len(legacy_devices)
-    elif container is None:  # firmware in Go writes an empty (nil) list as null
-        fmt = "list"
-    elif type(container) is list:
-        fmt, entries = "list", len(container)
-    elif type(container) is dict:
-        fmt, entries = "keyed", len(container)
-    else:
-        fmt = "malformed"
-        expected = Invalid("sensors_last_data is {}, expected a list or an object", container)
-        issues.report(RejectReason.BAD_VALUE, None, "sensors_last_data", expected)
+        return "legacy", legacy_devices
+    if container is None:  # firmware in Go writes an empty (nil) list as null
+        return "list", ()
+    if type(container) is list:
+        return "list", container
+    if type(container) is dict:
+        return "keyed", container
+    expected = Invalid("sensors_last_data is {}, expected a list or an object", container)
+    issues.report(RejectReason.BAD_VALUE, None, "sensors_last_data", expected)
+    return "malformed", ()
 
-    # Message-level fields (in the legacy format a device could be called "ts": skip those).
-    message_ts: datetime | None = None
+
+def _message_ts(obj: dict[str, Any], fmt: str, ctx: Context, issues: IssueList) -> datetime | None:
+    """The message-level ts (in the legacy format a device could be called "ts": skip those)."""
     ts_value = obj.get("ts")
     if ts_value is None:
         ts_value = obj.get("timestamp")
-    if ts_value is not None and not (fmt == "legacy" and type(ts_value) is dict):
-        parsed = parse_ts(ts_value, ctx)
-        if isinstance(parsed, Invalid):
-            issues.report(RejectReason.BAD_TIMESTAMP, None, "ts", parsed, "message ts")
-        else:
-            message_ts = parsed
-    interval: float | None = None
-    interval_value = obj.get("message_interval_seconds")
-    if interval_value is not None:
-        number = to_float(interval_value)
-        if isinstance(number, float) and 0.0 < number <= _MAX_INTERVAL:
-            interval = number
-        elif number is not None:
-            invalid = number if isinstance(number, Invalid) else Invalid("{} is not in (0, 86400]", number)
-            issues.report(RejectReason.BAD_VALUE, None, "message_interval_seconds", invalid)
+    if ts_value is None or (fmt == "legacy" and type(ts_value) is dict):
+        return None
+    parsed = parse_ts(ts_value, ctx)
+    if isinstance(parsed, Invalid):
+        issues.report(RejectReason.BAD_TIMESTAMP, None, "ts", parsed, "message ts")
+        return None
+    return parsed
 
-    if entries > MAX_SENSORS_PER_MESSAGE:
+
+def _interval(obj: dict[str, Any], issues: IssueList) -> float | None:
+    value = obj.get("message_interval_seconds")
+    if value is None:
+        return None
+    number = to_float(value)
+    if isinstance(number, float) and 0.0 < number <= _MAX_INTERVAL:
+        return number
+    if number is not None:
+        invalid = number if isinstance(number, Invalid) else Invalid("{} is not in (0, 86400]", number)
+        issues.report(RejectReason.BAD_VALUE, None, "message_interval_seconds", invalid)
+    return None
+
+
+def parse_heartbeat(obj: dict[str, Any], ctx: Context, *, bare_ok: bool) -> Heartbeat | None:
+    """The heartbeat in ``obj``, or None when ``obj`` does not have a heartbeat's shape."""
+    issues = IssueList()
+    found = _devices(obj, bare_ok, issues)
+    if found is None:
+        return None
+    fmt, devices = found
+    message_ts = _message_ts(obj, fmt, ctx, issues)
+    interval = _interval(obj, issues)
+    if len(devices) > MAX_SENSORS_PER_MESSAGE:
         issues.report(
             RejectReason.TOO_MANY_SENSORS,
             None,
             None if fmt == "legacy" else "sensors_last_data",
-            f"{entries} sensor entries; only the first {MAX_SENSORS_PER_MESSAGE} were read",
+            f"{len(devices)} sensor entries; only the first {MAX_SENSORS_PER_MESSAGE} were read",
         )
     builder = _HeartbeatBuilder(ctx, message_ts, issues)
-    if fmt == "list" and container is not None:
-        for index, item in enumerate(islice(container, MAX_SENSORS_PER_MESSAGE)):
+    if fmt == "list":
+        for index, item in enumerate(islice(devices, MAX_SENSORS_PER_MESSAGE)):
             builder.add_item(index, item)
-    elif fmt == "keyed":
-        for key, value in islice(container.items(), MAX_SENSORS_PER_MESSAGE):
-            builder.add_entry(key, value, "sensors_last_data entry")
-    elif fmt == "legacy":
-        for key, value in islice(legacy_devices, MAX_SENSORS_PER_MESSAGE):
-            builder.add_entry(key, value, "top-level entry")
+    elif fmt in _ENTRY_WHERE:
+        pairs = devices.items() if fmt == "keyed" else devices
+        where = _ENTRY_WHERE[fmt]
+        for key, value in islice(pairs, MAX_SENSORS_PER_MESSAGE):
+            builder.add_entry(key, value, where)
     return Heartbeat(
         readings=tuple(builder.readings.values()),
         issues=issues.freeze(),

@@ -79,18 +79,45 @@ def _parse(
         return Rejection(
             RejectReason.TOO_LARGE, f"{size} bytes, over the {max_bytes}-byte cap", _sample(payload)
         )
-    if received_at.tzinfo is None:
-        received_at = received_at.replace(tzinfo=UTC)
-    elif received_at.tzinfo is not UTC:
-        received_at = received_at.astimezone(UTC)
-    if type(kind) is not MessageKind:  # a plain "heartbeat" from MqttTopic.message_type works too
-        kind = _KIND_BY_VALUE.get(kind, MessageKind.AUTO) if isinstance(kind, str) else MessageKind.AUTO
-    if kind is MessageKind.AUTO:
-        kind = classify_topic(topic)
+    received_at = _utc(received_at)
+    kind = _kind(kind, topic)
 
     body = payload[3:] if payload.startswith(_BOM) else payload  # some firmware writes a UTF-8 BOM
     if not body or body.isspace():
         return Rejection(RejectReason.EMPTY, "empty payload", _sample(payload))
+    decoded = _decode(body, payload)
+    if isinstance(decoded, Rejection):
+        return decoded
+    obj, clean, nul = decoded
+    result = _dispatch(obj, Context(received_at, site_tz, clean=clean, nul=nul), kind)
+    if result is None:
+        keys = ", ".join(show(key) for key in islice(obj, 5))
+        expected = "a heartbeat or sys_info" if kind is MessageKind.AUTO else f"a {kind.value}"
+        return Rejection(
+            RejectReason.UNKNOWN_FORMAT, f"not {expected} payload; keys: {keys or 'none'}", _sample(payload)
+        )
+    return result
+
+
+def _utc(received_at: datetime) -> datetime:
+    if received_at.tzinfo is None:
+        return received_at.replace(tzinfo=UTC)
+    if received_at.tzinfo is not UTC:
+        return received_at.astimezone(UTC)
+    return received_at
+
+
+def _kind(kind: Any, topic: str) -> MessageKind:
+    if type(kind) is not MessageKind:  # a plain "heartbeat" from MqttTopic.message_type works too
+        kind = _KIND_BY_VALUE.get(kind, MessageKind.AUTO) if isinstance(kind, str) else MessageKind.AUTO
+    if kind is MessageKind.AUTO:
+        return classify_topic(topic)
+    return kind
+
+
+def _decode(body: bytes, payload: bytes) -> tuple[dict[str, Any], bool, bool] | Rejection:
+    """The JSON object in ``body``, whether its raw form needs cleaning before it is stored, and
+    whether it holds NUL escapes; or the rejection."""
     # NUL escapes parse fine but PostgreSQL jsonb refuses them: raw objects then need cleaning.
     nul = clean = b"\\u0000" in body
     try:
@@ -118,23 +145,17 @@ def _parse(
             orjson.dumps(embedded(obj))
         except orjson.JSONEncodeError:
             clean = True
-    ctx = Context(received_at, site_tz, clean=clean, nul=nul)
+    return obj, clean, nul
 
-    result: Heartbeat | SysInfo | None
+
+def _dispatch(obj: dict[str, Any], ctx: Context, kind: MessageKind) -> Heartbeat | SysInfo | None:
     if kind is MessageKind.HEARTBEAT:
-        result = parse_heartbeat(obj, ctx, bare_ok=True)
-    elif kind is MessageKind.SYS_INFO:
-        result = parse_sys_info(obj, ctx)
-    elif "sensors_last_data" in obj:
-        result = parse_heartbeat(obj, ctx, bare_ok=False)
-    elif type(obj.get("system")) is dict:
-        result = parse_sys_info(obj, ctx)
-    else:  # devices at the top level first: a legacy heartbeat may also carry a "version" key
-        result = parse_heartbeat(obj, ctx, bare_ok=False) or parse_sys_info(obj, ctx)
-    if result is None:
-        keys = ", ".join(show(key) for key in islice(obj, 5))
-        expected = "a heartbeat or sys_info" if kind is MessageKind.AUTO else f"a {kind.value}"
-        return Rejection(
-            RejectReason.UNKNOWN_FORMAT, f"not {expected} payload; keys: {keys or 'none'}", _sample(payload)
-        )
-    return result
+        return parse_heartbeat(obj, ctx, bare_ok=True)
+    if kind is MessageKind.SYS_INFO:
+        return parse_sys_info(obj, ctx)
+    if "sensors_last_data" in obj:
+        return parse_heartbeat(obj, ctx, bare_ok=False)
+    if type(obj.get("system")) is dict:
+        return parse_sys_info(obj, ctx)
+    # Devices at the top level first: a legacy heartbeat may also carry a "version" key.
+    return parse_heartbeat(obj, ctx, bare_ok=False) or parse_sys_info(obj, ctx)

@@ -154,18 +154,13 @@ def _lookup(obj: dict[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
-def parse_sys_info(obj: dict[str, Any], ctx: Context) -> SysInfo | None:
-    """The sys_info in ``obj``, or None when it has no sys_info field at all."""
-    system = obj.get("system")
-    if type(system) is not dict:
-        system = None
-        if _SYS_KEYS.isdisjoint(obj):
-            return None
-    # The nested firmware's ``system`` object first, then the top level.
-    levels: list[tuple[dict[str, Any], str, bool]] = [(obj, "", False)]
-    if system is not None:
-        levels.insert(0, (system, "system.", True))
-    issues = IssueList()
+# A level of the payload to read: the object, the prefix of its keys in issues, whether it is the
+# nested firmware's ``system`` object.
+_Level = tuple[dict[str, Any], str, bool]
+
+
+def _fields(levels: list[_Level], issues: IssueList) -> dict[str, Any]:
+    """Each field's first usable value: level by level, alias by alias."""
     found: dict[str, Any] = {}
     for field, converter, aliases in _SYS_FIELDS:
         for level, prefix, in_system in levels:
@@ -181,8 +176,10 @@ def parse_sys_info(obj: dict[str, Any], ctx: Context) -> SysInfo | None:
                     break
             if field in found:
                 break
+    return found
 
-    reported_at: datetime | None = None
+
+def _reported_at(levels: list[_Level], ctx: Context, issues: IssueList) -> datetime | None:
     for level, prefix, _ in levels:
         ts_value = level.get("ts")
         key = "ts"
@@ -192,8 +189,24 @@ def parse_sys_info(obj: dict[str, Any], ctx: Context) -> SysInfo | None:
         if isinstance(parsed, Invalid):
             issues.report(RejectReason.BAD_TIMESTAMP, None, prefix + key, parsed)
         elif parsed is not None:
-            reported_at = parsed
-            break
+            return parsed
+    return None
+
+
+def parse_sys_info(obj: dict[str, Any], ctx: Context) -> SysInfo | None:
+    """The sys_info in ``obj``, or None when it has no sys_info field at all."""
+    system = obj.get("system")
+    if type(system) is not dict:
+        system = None
+        if _SYS_KEYS.isdisjoint(obj):
+            return None
+    # The nested firmware's ``system`` object first, then the top level.
+    levels: list[_Level] = [(obj, "", False)]
+    if system is not None:
+        levels.insert(0, (system, "system.", True))
+    issues = IssueList()
+    found = _fields(levels, issues)
+    reported_at = _reported_at(levels, ctx, issues)
 
     return SysInfo(
         hostname=found.get("hostname"),

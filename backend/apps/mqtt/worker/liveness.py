@@ -5,7 +5,8 @@ seconds with the time passed in, so tests control the clock."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from django.db import connection as db
 from django.db import transaction
@@ -40,106 +41,139 @@ class LivenessPolicy:
         return cls(heartbeat_timeout=float(settings.MQTT_SETTINGS["HEARTBEAT_TIMEOUT"]))
 
 
+@dataclass(slots=True)
+class _Verdicts:
+    """What the sweep found: heartbeat states to store, log rows, and the sites whose sensors go
+    offline with the reason."""
+
+    state_rows: list[tuple[str, int]] = field(default_factory=list)
+    logs: list[tuple[int, str, str, str | None]] = field(default_factory=list)
+    sites_going_dark: dict[int, str] = field(default_factory=dict)
+
+
 def sweep(*, now: dt.datetime, policy: LivenessPolicy, shard: tuple[int, int] = (0, 1)) -> ChangeSet:
     """Compare every connection's heartbeat with the clock and write the state changes; with a
     ``shard`` (index, count), only for the sites whose id modulo count is index (the writer that
     owns their heartbeats)."""
-    index, count = shard
     changes = ChangeSet()
-    adapt = db.ops.adapt_datetimefield_value
-    state_rows: list[tuple[str, int]] = []
-    logs: list[tuple[int, str, str, str | None]] = []
-    sites_going_dark: dict[int, str] = {}
-
     with transaction.atomic():
-        for (
-            connection_id,
-            site_id,
-            enabled,
-            status,
-            last_heartbeat_at,
-            last_connected_at,
-            stored,
-            expected,
-            reported,
-        ) in MqttConnection.objects.values_list(*_CONNECTION_COLUMNS):
-            if site_id % count != index:
-                continue
-            if enabled and status != MqttConnection.Status.CONNECTED and stored == HeartbeatState.UNKNOWN:
-                continue  # (re)starting: no verdict before the connection is up
-            if enabled:
-                interval = reported or float(expected)
-                connected_since = last_connected_at if status == MqttConnection.Status.CONNECTED else None
-                state = heartbeat_state(
-                    last_heartbeat_at=last_heartbeat_at,
-                    since=connected_since,
-                    interval=interval,
-                    timeout=policy.heartbeat_timeout,
-                    now=now,
-                )
-            else:
-                state = HeartbeatState.UNKNOWN
-            if state == stored:
-                continue
-            state_rows.append((state.value, connection_id))
-            changes.site(site_id).connection["heartbeat_state"] = state.value
-            if state == HeartbeatState.MISSING:
-                heard = last_heartbeat_at.isoformat() if last_heartbeat_at else "never"
-                logs.append(
-                    (
-                        connection_id,
-                        ConnectionLog.EventType.HEARTBEAT_MISSED.value,
-                        f"No heartbeat for over {max(policy.heartbeat_timeout, 2 * interval):.0f} s"
-                        f" (last: {heard})",
-                        adapt(now),
-                    )
-                )
-                sites_going_dark[site_id] = "site heartbeat missing"
-            elif not enabled:
-                sites_going_dark[site_id] = "monitoring disabled"
-
-        if not state_rows:
+        verdicts = _judge(now=now, policy=policy, shard=shard, changes=changes)
+        if not verdicts.state_rows:
             return changes
-        transitions = []
-        if sites_going_dark:
-            sensors = SensorDevice.objects.filter(site_id__in=list(sites_going_dark)).exclude(status=OFFLINE)
-            at = now.isoformat()
-            for sensor_id, site_id, name, old in sensors.values_list(
-                "id", "site_id", "device_name", "status"
-            ):
-                reason = sites_going_dark[site_id]
-                transitions.append((sensor_id, old, OFFLINE, reason, adapt(now)))
-                site = changes.site(site_id)
-                site.sensor_status.append(
-                    {"device_name": name, "old": old, "new": OFFLINE, "reason": reason, "at": at}
-                )
-        with db.cursor() as cursor:
-            cursor.executemany(
-                "UPDATE mqtt_mqttconnection SET heartbeat_state = %s WHERE id = %s", state_rows
-            )
-            if logs:
-                cursor.executemany(INSERT_LOG_SQL, logs)
-            if transitions:
-                cursor.executemany(
-                    "UPDATE mqtt_sensordevice SET status = %s, status_changed_at = %s, updated_at = %s"
-                    " WHERE id = %s",
-                    [(OFFLINE, adapt(now), adapt(now), row[0]) for row in transitions],
-                )
-                write_rows(cursor, INSERT_STATUS_CHANGES, transitions)
-        if sites_going_dark:
+        transitions = _sensors_going_dark(verdicts.sites_going_dark, now=now, changes=changes)
+        _write(verdicts, transitions, now=now)
+        if verdicts.sites_going_dark:
             # The pages show counts: send them for the sites whose sensors just went offline.
-            counts_by_site = {
-                site_id: {"total": 0, ONLINE: 0, STALE: 0, OFFLINE: 0} for site_id in sites_going_dark
-            }
-            grouped = (
-                SensorDevice.objects.filter(site_id__in=list(sites_going_dark))
-                .values_list("site_id", "status")
-                .annotate(n=Count("id"))
-                .order_by()  # the model's ordering would join the GROUP BY
-            )
-            for site_id, status, sensors in grouped:
-                counts_by_site[site_id][status] += sensors
-                counts_by_site[site_id]["total"] += sensors
-            for site_id, counts in counts_by_site.items():
+            for site_id, counts in _sensor_counts(verdicts.sites_going_dark).items():
                 changes.site(site_id).sensor_counts = counts
     return changes
+
+
+def _judge(
+    *, now: dt.datetime, policy: LivenessPolicy, shard: tuple[int, int], changes: ChangeSet
+) -> _Verdicts:
+    """Each of the shard's connections whose heartbeat state changed: the new state, a log row when
+    it went missing, its site's sensors to take offline (missing, or monitoring disabled)."""
+    index, count = shard
+    adapt = db.ops.adapt_datetimefield_value
+    verdicts = _Verdicts()
+    for (
+        connection_id,
+        site_id,
+        enabled,
+        status,
+        last_heartbeat_at,
+        last_connected_at,
+        stored,
+        expected,
+        reported,
+    ) in MqttConnection.objects.values_list(*_CONNECTION_COLUMNS):
+        if site_id % count != index:
+            continue
+        if enabled and status != MqttConnection.Status.CONNECTED and stored == HeartbeatState.UNKNOWN:
+            continue  # (re)starting: no verdict before the connection is up
+        interval = reported or float(expected)
+        if enabled:
+            connected_since = last_connected_at if status == MqttConnection.Status.CONNECTED else None
+            state = heartbeat_state(
+                last_heartbeat_at=last_heartbeat_at,
+                since=connected_since,
+                interval=interval,
+                timeout=policy.heartbeat_timeout,
+                now=now,
+            )
+        else:
+            state = HeartbeatState.UNKNOWN
+        if state == stored:
+            continue
+        verdicts.state_rows.append((state.value, connection_id))
+        changes.site(site_id).connection["heartbeat_state"] = state.value
+        if state == HeartbeatState.MISSING:
+            heard = last_heartbeat_at.isoformat() if last_heartbeat_at else "never"
+            verdicts.logs.append(
+                (
+                    connection_id,
+                    ConnectionLog.EventType.HEARTBEAT_MISSED.value,
+                    f"No heartbeat for over {max(policy.heartbeat_timeout, 2 * interval):.0f} s"
+                    f" (last: {heard})",
+                    adapt(now),
+                )
+            )
+            verdicts.sites_going_dark[site_id] = "site heartbeat missing"
+        elif not enabled:
+            verdicts.sites_going_dark[site_id] = "monitoring disabled"
+    return verdicts
+
+
+def _sensors_going_dark(
+    sites: dict[int, str], *, now: dt.datetime, changes: ChangeSet
+) -> list[tuple[int, str, str, str, str | None]]:
+    """The status-change rows of these sites' sensors not yet offline (each with its site's reason),
+    announced in ``changes``."""
+    if not sites:
+        return []
+    adapt = db.ops.adapt_datetimefield_value
+    transitions = []
+    at = now.isoformat()
+    sensors = SensorDevice.objects.filter(site_id__in=list(sites)).exclude(status=OFFLINE)
+    for sensor_id, site_id, name, old in sensors.values_list("id", "site_id", "device_name", "status"):
+        reason = sites[site_id]
+        transitions.append((sensor_id, old, OFFLINE, reason, adapt(now)))
+        changes.site(site_id).sensor_status.append(
+            {"device_name": name, "old": old, "new": OFFLINE, "reason": reason, "at": at}
+        )
+    return transitions
+
+
+def _write(
+    verdicts: _Verdicts, transitions: list[tuple[int, str, str, str, str | None]], *, now: dt.datetime
+) -> None:
+    adapt = db.ops.adapt_datetimefield_value
+    with db.cursor() as cursor:
+        cursor.executemany(
+            "UPDATE mqtt_mqttconnection SET heartbeat_state = %s WHERE id = %s", verdicts.state_rows
+        )
+        if verdicts.logs:
+            cursor.executemany(INSERT_LOG_SQL, verdicts.logs)
+        if transitions:
+            cursor.executemany(
+                "UPDATE mqtt_sensordevice SET status = %s, status_changed_at = %s, updated_at = %s"
+                " WHERE id = %s",
+                [(OFFLINE, adapt(now), adapt(now), row[0]) for row in transitions],
+            )
+            write_rows(cursor, INSERT_STATUS_CHANGES, transitions)
+
+
+def _sensor_counts(site_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """Each site's sensors: the total and how many are online, stale and offline."""
+    counts_by_site = {site_id: {"total": 0, ONLINE: 0, STALE: 0, OFFLINE: 0} for site_id in site_ids}
+    grouped = (
+        SensorDevice.objects.filter(site_id__in=list(counts_by_site))
+        .values_list("site_id", "status")
+        .annotate(n=Count("id"))
+        .order_by()  # the model's ordering would join the GROUP BY
+    )
+    for site_id, status, sensors in grouped:
+        counts_by_site[site_id][status] += sensors
+        counts_by_site[site_id]["total"] += sensors
+    return counts_by_site

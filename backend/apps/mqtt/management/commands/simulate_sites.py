@@ -204,46 +204,8 @@ class Command(BaseCommand):
         self, codes: list[str], host: str, port: int, options: dict[str, Any]
     ) -> SimulatorRunner:
         sensors = options["sensors"]
-        if not 1 <= sensors <= MAX_SENSORS_PER_SITE:
-            raise CommandError(f"--sensors must be between 1 and {MAX_SENSORS_PER_SITE}, not {sensors}.")
-        for name in ("interval", "sysinfo_interval", "summary_every"):
-            if not options[name] > 0:  # also rejects NaN
-                raise CommandError(f"--{name.replace('_', '-')} must be a positive number of seconds.")
-        if options["duration"] is not None and not options["duration"] > 0:
-            raise CommandError("--duration must be a positive number of seconds.")
-        if options["count"] is not None and options["count"] < 1:
-            raise CommandError("--count must be at least 1.")
-        if options["extras_every"] < 0:
-            raise CommandError("--extras-every must be 0 (no magnetometer/gyroscope) or positive.")
-        if options["heartbeat_format"] not in (*HEARTBEAT_FORMATS, MIXED):
-            raise CommandError(
-                f"Unknown --format {options['heartbeat_format']!r}: use one of "
-                f"{', '.join((*HEARTBEAT_FORMATS, MIXED))}."
-            )
-        if options["sysinfo_format"] not in (*SYS_INFO_FORMATS, MIXED):
-            raise CommandError(
-                f"Unknown --sysinfo-format {options['sysinfo_format']!r}: use one of "
-                f"{', '.join((*SYS_INFO_FORMATS, MIXED))}."
-            )
-        for name in ("drop_sensors", "malformed"):
-            if not 0.0 <= options[name] <= 1.0:  # also rejects NaN
-                raise CommandError(
-                    f"--{name.replace('_', '-')} is a probability and must be between 0 and 1, "
-                    f"not {options[name]}."
-                )
-        if not 0 <= options["stale_sensors"] <= sensors:
-            raise CommandError(f"--stale-sensors must be between 0 and --sensors ({sensors}).")
-        listed = sensors - options["stale_sensors"]
-        if not 0 <= options["vanishing_sensors"] <= listed:
-            raise CommandError(
-                f"--vanishing-sensors must be between 0 and --sensors minus --stale-sensors ({listed}): "
-                "stale sensors are the first ones, vanishing ones the last."
-            )
-        if not 0 < options["vanish_after"] < math.inf:
-            raise CommandError("--vanish-after must be a positive number of seconds.")
-        self._check_dark(options)
-        if not 0 <= options["silent_sites"] <= len(codes):
-            raise CommandError(f"--silent-sites must be between 0 and the number of sites ({len(codes)}).")
+        self._check_run(options)
+        self._check_faults(options, codes)
         named = _codes_list(options["silence"])
         unknown = sorted(set(named) - set(codes))
         if unknown:
@@ -290,6 +252,52 @@ class Command(BaseCommand):
             summary_every=options["summary_every"],
             echo=self._echo,
         )
+
+    @staticmethod
+    def _check_run(options: dict[str, Any]) -> None:
+        """Sizes, timing and formats."""
+        sensors = options["sensors"]
+        if not 1 <= sensors <= MAX_SENSORS_PER_SITE:
+            raise CommandError(f"--sensors must be between 1 and {MAX_SENSORS_PER_SITE}, not {sensors}.")
+        for name in ("interval", "sysinfo_interval", "summary_every"):
+            if not options[name] > 0:  # also rejects NaN
+                raise CommandError(f"--{name.replace('_', '-')} must be a positive number of seconds.")
+        if options["duration"] is not None and not options["duration"] > 0:
+            raise CommandError("--duration must be a positive number of seconds.")
+        if options["count"] is not None and options["count"] < 1:
+            raise CommandError("--count must be at least 1.")
+        if options["extras_every"] < 0:
+            raise CommandError("--extras-every must be 0 (no magnetometer/gyroscope) or positive.")
+        for name, flag, formats in (
+            ("heartbeat_format", "--format", HEARTBEAT_FORMATS),
+            ("sysinfo_format", "--sysinfo-format", SYS_INFO_FORMATS),
+        ):
+            if options[name] not in (*formats, MIXED):
+                raise CommandError(
+                    f"Unknown {flag} {options[name]!r}: use one of {', '.join((*formats, MIXED))}."
+                )
+
+    def _check_faults(self, options: dict[str, Any], codes: list[str]) -> None:
+        sensors = options["sensors"]
+        for name in ("drop_sensors", "malformed"):
+            if not 0.0 <= options[name] <= 1.0:  # also rejects NaN
+                raise CommandError(
+                    f"--{name.replace('_', '-')} is a probability and must be between 0 and 1, "
+                    f"not {options[name]}."
+                )
+        if not 0 <= options["stale_sensors"] <= sensors:
+            raise CommandError(f"--stale-sensors must be between 0 and --sensors ({sensors}).")
+        listed = sensors - options["stale_sensors"]
+        if not 0 <= options["vanishing_sensors"] <= listed:
+            raise CommandError(
+                f"--vanishing-sensors must be between 0 and --sensors minus --stale-sensors ({listed}): "
+                "stale sensors are the first ones, vanishing ones the last."
+            )
+        if not 0 < options["vanish_after"] < math.inf:
+            raise CommandError("--vanish-after must be a positive number of seconds.")
+        self._check_dark(options)
+        if not 0 <= options["silent_sites"] <= len(codes):
+            raise CommandError(f"--silent-sites must be between 0 and the number of sites ({len(codes)}).")
 
     @staticmethod
     def _check_dark(options: dict[str, Any]) -> None:
