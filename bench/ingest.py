@@ -56,7 +56,8 @@ def counting_statements() -> Iterator[StatementCounter]:
 def make_fixture(tag: str, sites: int, rounds: int) -> Fixture:
     """``sites`` new sites with their connections, and ``rounds`` heartbeats of each, ending now."""
     from apps.mqtt.models import MqttConnection
-    from apps.mqtt.simulator.payloads import SiteSimulator, heartbeat_topic
+    from apps.mqtt.simulator.formats import heartbeat_topic
+    from apps.mqtt.simulator.payloads import SiteSimulator
     from apps.sites.models import Site
 
     codes = [f"{tag}{number:03d}" for number in range(1, sites + 1)]

@@ -1,13 +1,12 @@
-"""Pure payload generation for simulated dataloggers: a time in, bytes out, no I/O and no Django.
+"""A simulated datalogger site's payloads: a time in, bytes out, no I/O and no Django.
 
-Every heartbeat variant the worker's parser accepts can be produced here (``HEARTBEAT_FORMATS``), as
-can both ``sys_info`` shapes and a mix of malformed payloads, so the worker's tests build their inputs
-with the same code the simulator publishes.
+Every heartbeat variant the worker's parser accepts can be produced here (``formats``), as can both
+``sys_info`` shapes and a mix of malformed payloads (``malformed``), so the worker's tests build their
+inputs with the same code the simulator publishes.
 
 Cost matters: the simulator plays 100+ sites of 100 sensors every 5 s, and load tests far more. So
 the per-site static parts (names, topics, keys, inclinometer offsets) are built once, and the noise
-comes from shared pools of pre-rounded values sliced at a random offset per heartbeat, instead of
-drawing and rounding a Gaussian per field per sensor.
+comes from shared pools (``noise``).
 """
 
 from __future__ import annotations
@@ -15,242 +14,37 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import itertools
-import json
-import math
 import random
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Final, TypeVar
 
 import orjson
 
-HEARTBEAT_FORMATS: Final[tuple[str, ...]] = ("seed", "keyed", "unprefixed", "unit-value", "legacy")
-SYS_INFO_FORMATS: Final[tuple[str, ...]] = ("flat", "nested")
-# Not a format of its own: each site gets one of the real formats, chosen by its index.
-MIXED: Final = "mixed"
-
-# Relative weights: the huge payload is rare because it costs 1 MiB on the wire each time.
-MALFORMED_WEIGHTS: Final[dict[str, int]] = {
-    "invalid_json": 3,
-    "truncated": 3,
-    "json_list": 2,
-    "nan_values": 3,
-    "wrong_types": 3,
-    "missing_device_name": 3,
-    "empty": 1,
-    "not_utf8": 1,
-    "huge": 1,
-}
-MALFORMED_KINDS: Final[tuple[str, ...]] = tuple(MALFORMED_WEIGHTS)
-# A sys_info has no device names to leave out.
-SYS_INFO_MALFORMED_KINDS: Final[tuple[str, ...]] = tuple(
-    kind for kind in MALFORMED_KINDS if kind != "missing_device_name"
+from apps.mqtt.simulator.faults import NO_FAULTS, Faults
+from apps.mqtt.simulator.formats import (
+    LISTED_FORMATS,
+    READING_KEYS,
+    UNITS,
+    format_ts,
+    format_ts_naive,
+    heartbeat_topic,
+    resolve_heartbeat_format,
+    resolve_sys_info_format,
+    sys_info_topic,
 )
-# Just over the worker's default 1 MiB cap, so the cap (not JSON parsing) is what rejects it.
-HUGE_PAYLOAD_BYTES: Final = 1024 * 1024 + 4096
+from apps.mqtt.simulator.malformed import (
+    MALFORMED_KINDS,
+    MALFORMED_WEIGHTS,
+    SYS_INFO_MALFORMED_KINDS,
+    break_heartbeat,
+    break_sys_info,
+    generic_malformed,
+)
+from apps.mqtt.simulator.noise import POOL_SIZE, generate_device_names, noise_pools, take
 
-DEVICE_PREFIXES: Final = ("MNA", "MNB", "MNC", "MND")
 FIRMWARE_VERSIONS: Final = ("3.2.1", "3.2.0", "3.1.4", "2.9.7")
-MAX_SENSORS_PER_SITE: Final = 99_999  # five-digit device numbers, unique per site
 GIB: Final = 1024**3
-
-# (acc x, acc y, acc z, incli x, incli y, mag x, mag y, mag z, gyro x, gyro y, gyro z) per format.
-_SEED_KEYS: Final = (
-    "last_acc00",
-    "last_acc01",
-    "last_acc02",
-    "last_incli_x",
-    "last_incli_y",
-    "last_mag_x",
-    "last_mag_y",
-    "last_mag_z",
-    "last_gyro_x",
-    "last_gyro_y",
-    "last_gyro_z",
-)
-_PLAIN_KEYS: Final = (
-    "acc_x",
-    "acc_y",
-    "acc_z",
-    "incli_x",
-    "incli_y",
-    "mag_x",
-    "mag_y",
-    "mag_z",
-    "gyro_x",
-    "gyro_y",
-    "gyro_z",
-)
-READING_KEYS: Final[dict[str, tuple[str, ...]]] = {
-    "seed": _SEED_KEYS,
-    "keyed": _SEED_KEYS,
-    "unprefixed": _PLAIN_KEYS,
-    "unit-value": _SEED_KEYS,
-    "legacy": _PLAIN_KEYS,
-}
-_UNITS: Final = ("g", "g", "g", "deg", "deg", "uT", "uT", "uT", "dps", "dps", "dps")
-# Formats whose sensors are a list of objects carrying their own device_name.
-_LISTED_FORMATS: Final = frozenset({"seed", "unprefixed", "unit-value"})
-
-# A prime, so consecutive heartbeats' slices do not line up with common sensor counts.
-_POOL_SIZE: Final = 4099
 _N = TypeVar("_N", int, float)
-
-
-def heartbeat_topic(site_code: str) -> str:
-    return f"{site_code}/datalogger_o/heartbeat"
-
-
-def sys_info_topic(site_code: str) -> str:
-    return f"{site_code}/sys_info"
-
-
-def resolve_heartbeat_format(fmt: str, index: int = 0) -> str:
-    """The format of the site at ``index``: ``mixed`` cycles through all formats so that any 5
-    consecutive sites cover every variant."""
-    if fmt == MIXED:
-        return HEARTBEAT_FORMATS[index % len(HEARTBEAT_FORMATS)]
-    if fmt not in HEARTBEAT_FORMATS:
-        raise ValueError(f"unknown heartbeat format {fmt!r}; use one of {', '.join(HEARTBEAT_FORMATS)}")
-    return fmt
-
-
-def resolve_sys_info_format(fmt: str, index: int = 0) -> str:
-    if fmt == MIXED:
-        return SYS_INFO_FORMATS[index % len(SYS_INFO_FORMATS)]
-    if fmt not in SYS_INFO_FORMATS:
-        raise ValueError(f"unknown sys_info format {fmt!r}; use one of {', '.join(SYS_INFO_FORMATS)}")
-    return fmt
-
-
-def _as_utc(now: dt.datetime) -> dt.datetime:
-    # A naive time would be ambiguous (the worker reads naive stamps in the site's zone).
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
-    return now.astimezone(dt.UTC)
-
-
-def format_ts(now: dt.datetime) -> str:
-    """ISO 8601 in UTC with milliseconds and a ``Z``: ``2026-11-28T10:00:00.123Z``."""
-    now = _as_utc(now)
-    return f"{now:%Y-%m-%dT%H:%M:%S}.{now.microsecond // 1000:03d}Z"
-
-
-def format_ts_naive(now: dt.datetime) -> str:
-    """The older firmware's stamp: UTC, a space separator, no zone: ``2026-11-28 10:00:00``."""
-    return f"{_as_utc(now):%Y-%m-%d %H:%M:%S}"
-
-
-def generate_device_names(site_code: str, count: int, *, seed: int = 0) -> list[str]:
-    """``count`` distinct names like ``MNA00542``, sorted, the same for the same site and seed."""
-    if not 0 <= count <= MAX_SENSORS_PER_SITE:
-        raise ValueError(f"sensor count must be between 0 and {MAX_SENSORS_PER_SITE}")
-    # A string seed is hashed with SHA-512 by random.Random, so it does not depend on PYTHONHASHSEED.
-    rng = random.Random(f"devices:{seed}:{site_code}")
-    prefix = rng.choice(DEVICE_PREFIXES)
-    return [f"{prefix}{number:05d}" for number in sorted(rng.sample(range(1, 100_000), count))]
-
-
-@dataclass(frozen=True, slots=True)
-class _NoisePools:
-    """Pre-rounded readings, each list stored twice over so that a slice never wraps."""
-
-    acc_xy: list[float]
-    acc_z: list[float]
-    incli: list[int]  # in 1e-4 degrees: see SiteSimulator._entries
-    mag_x: list[float]
-    mag_y: list[float]
-    mag_z: list[float]
-    gyro: list[float]
-
-
-@lru_cache(maxsize=8)
-def _noise_pools(seed: int) -> _NoisePools:
-    # Shared by all sites of one seed: ~1 MB once, instead of per site (a load test plays thousands).
-    rng = random.Random(f"noise:{seed}")
-
-    def pool(mean: float, sigma: float, digits: int) -> list[float]:
-        values = [round(rng.gauss(mean, sigma), digits) for _ in range(_POOL_SIZE)]
-        return values + values
-
-    return _NoisePools(
-        acc_xy=pool(0.0, 0.004, 5),
-        acc_z=pool(1.0, 0.004, 5),
-        incli=[int(v * 10_000) for v in pool(0.0, 0.002, 4)],
-        # Roughly the Earth's field at mid latitudes, in microtesla.
-        mag_x=pool(22.0, 0.3, 2),
-        mag_y=pool(-3.0, 0.3, 2),
-        mag_z=pool(-42.0, 0.3, 2),
-        gyro=pool(0.0, 0.05, 3),
-    )
-
-
-def _take(pool: list[_N], start: int, count: int) -> list[_N]:
-    if count <= _POOL_SIZE:
-        return pool[start : start + count]
-    repeats = count // _POOL_SIZE + 2
-    return (pool[:_POOL_SIZE] * repeats)[start : start + count]
-
-
-@dataclass(frozen=True, slots=True)
-class Faults:
-    """Faults injected into one site's messages. Times are seconds after the site's first message.
-
-    ``drop_sensors``: probability that each sensor is left out of a heartbeat.
-    ``malformed``: probability that a message is replaced by a malformed payload.
-    ``stale_sensors``: the first K sensors repeat their first reading (same ``ts``) for ever.
-    ``vanishing_sensors``: the last K sensors are listed during the first ``vanish_after`` seconds,
-    so the worker knows them, then never again (the worker turns them offline).
-    ``dark_every`` / ``dark_for`` / ``dark_offset``: the site publishes nothing at all for
-    ``dark_for`` seconds every ``dark_every`` seconds, the first time ``dark_offset`` seconds in.
-    """
-
-    drop_sensors: float = 0.0
-    malformed: float = 0.0
-    stale_sensors: int = 0
-    vanishing_sensors: int = 0
-    vanish_after: float = 30.0
-    dark_every: float = 0.0
-    dark_for: float = 0.0
-    dark_offset: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name in ("drop_sensors", "malformed"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be a probability between 0 and 1, not {value}")
-        if self.stale_sensors < 0:
-            raise ValueError("stale_sensors must not be negative")
-        if self.vanishing_sensors < 0:
-            raise ValueError("vanishing_sensors must not be negative")
-        # Comparisons written so that NaN fails them too.
-        if not 0.0 < self.vanish_after < math.inf:
-            raise ValueError(f"vanish_after must be a positive number of seconds, not {self.vanish_after}")
-        if self.dark_every or self.dark_for:
-            if not 0.0 < self.dark_for < self.dark_every < math.inf:
-                raise ValueError(
-                    f"dark_for ({self.dark_for}) must be positive and shorter than dark_every "
-                    f"({self.dark_every}), or both 0 for a site that never goes dark"
-                )
-            if not 0.0 <= self.dark_offset < math.inf:
-                raise ValueError(
-                    f"dark_offset must be 0 or a positive number of seconds, not {self.dark_offset}"
-                )
-        elif self.dark_offset:
-            raise ValueError("dark_offset needs dark_every and dark_for")
-
-    @property
-    def goes_dark(self) -> bool:
-        return self.dark_for > 0.0
-
-    def is_dark(self, elapsed: float) -> bool:
-        """Whether the site is dark ``elapsed`` seconds after its first message."""
-        if not self.goes_dark or elapsed < self.dark_offset:
-            return False
-        return (elapsed - self.dark_offset) % self.dark_every < self.dark_for
-
-
-NO_FAULTS: Final = Faults()
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +107,7 @@ class SiteSimulator:
         self._kept_after_vanishing = sensors - faults.vanishing_sensors
 
         self._rng = random.Random(f"site:{seed}:{site_code}")
-        self._pools = _noise_pools(seed)
+        self._pools = noise_pools(seed)
         rng = self._rng
         # Each inclinometer's mounting offset; a site-wide drift (thermal tilt of the structure) moves
         # them together, which is realistic and costs one addition per value.
@@ -405,43 +199,43 @@ class SiteSimulator:
         self._drift_x = self._drift_x * 0.995 + rng.gauss(0.0, 0.0008)
         self._drift_y = self._drift_y * 0.995 + rng.gauss(0.0, 0.0008)
 
-        def take(pool: list[_N], n: int = count) -> list[_N]:
-            return _take(pool, rng.randrange(_POOL_SIZE), n)
+        def sample(pool: list[_N], n: int = count) -> list[_N]:
+            return take(pool, rng.randrange(POOL_SIZE), n)
 
-        acc_x, acc_y, acc_z = take(pools.acc_xy), take(pools.acc_xy), take(pools.acc_z)
+        acc_x, acc_y, acc_z = sample(pools.acc_xy), sample(pools.acc_xy), sample(pools.acc_z)
         drift_x, drift_y = round(self._drift_x * 10_000), round(self._drift_y * 10_000)
         incli_x = [
             (base + drift_x + noise) / 10_000
-            for base, noise in zip(self._incli_base_x, take(pools.incli), strict=True)
+            for base, noise in zip(self._incli_base_x, sample(pools.incli), strict=True)
         ]
         incli_y = [
             (base + drift_y + noise) / 10_000
-            for base, noise in zip(self._incli_base_y, take(pools.incli), strict=True)
+            for base, noise in zip(self._incli_base_y, sample(pools.incli), strict=True)
         ]
         columns: list[list[Any]] = [acc_x, acc_y, acc_z, incli_x, incli_y]
         n_extras = len(self.extras_indices)
         extras: list[list[Any]] = [
-            take(pools.mag_x, n_extras),
-            take(pools.mag_y, n_extras),
-            take(pools.mag_z, n_extras),
-            take(pools.gyro, n_extras),
-            take(pools.gyro, n_extras),
-            take(pools.gyro, n_extras),
+            sample(pools.mag_x, n_extras),
+            sample(pools.mag_y, n_extras),
+            sample(pools.mag_z, n_extras),
+            sample(pools.gyro, n_extras),
+            sample(pools.gyro, n_extras),
+            sample(pools.gyro, n_extras),
         ]
         if fmt == "unit-value":
             columns = [
                 [{"unit": unit, "value": v} for v in column]
-                for unit, column in zip(_UNITS[:5], columns, strict=True)
+                for unit, column in zip(UNITS[:5], columns, strict=True)
             ]
             extras = [
                 [{"unit": unit, "value": v} for v in column]
-                for unit, column in zip(_UNITS[5:], extras, strict=True)
+                for unit, column in zip(UNITS[5:], extras, strict=True)
             ]
 
         keys = READING_KEYS[fmt]
         k0, k1, k2, k3, k4 = keys[:5]
         # Dict displays with the keys bound to locals are the cheapest way to build the rows.
-        if fmt in _LISTED_FORMATS:
+        if fmt in LISTED_FORMATS:
             entries = [
                 {"device_name": name, "ts": ts, k0: a, k1: b, k2: c, k3: d, k4: e}
                 for name, a, b, c, d, e in zip(self.device_names, *columns, strict=True)
@@ -466,7 +260,7 @@ class SiteSimulator:
         """A heartbeat broken in the way ``kind`` names (one of ``MALFORMED_KINDS``)."""
         if kind not in MALFORMED_KINDS:
             raise ValueError(f"unknown malformed kind {kind!r}; use one of {', '.join(MALFORMED_KINDS)}")
-        generic = _generic_malformed(kind)
+        generic = generic_malformed(kind)
         if generic is not None:
             return generic
         if not self.device_names:
@@ -474,32 +268,7 @@ class SiteSimulator:
             return b'{"sensors_last_data": [{"device_name": '
         # Deep copy: stale sensors' entries are shared with later heartbeats.
         document = copy.deepcopy(self.heartbeat_document(now, drop=False))
-        if kind == "truncated":
-            good = orjson.dumps(document)
-            return good[: len(good) // 2]
-        if kind == "json_list":
-            return orjson.dumps(_sensor_entries(document, self.heartbeat_format))
-        first = _sensor_entries(document, self.heartbeat_format)[0]
-        keys = READING_KEYS[self.heartbeat_format]
-        if kind == "nan_values":
-            _set_reading(first, keys[0], float("nan"))
-            _set_reading(first, keys[3], float("inf"))
-            # orjson writes NaN as null; the stdlib writes the (invalid JSON) NaN/Infinity tokens
-            # that some firmware really sends.
-            return json.dumps(document, allow_nan=True).encode()
-        if kind == "wrong_types":
-            _set_reading(first, keys[0], "n/a")
-            _set_reading(first, keys[3], [1, 2])
-            first["ts"] = 1_764_324_000
-            return orjson.dumps(document)
-        # missing_device_name
-        if self.heartbeat_format in _LISTED_FORMATS:
-            del first["device_name"]
-        else:
-            container = document if self.heartbeat_format == "legacy" else document["sensors_last_data"]
-            name = next(iter(container))
-            container[""] = container.pop(name)
-        return orjson.dumps(document)
+        return break_heartbeat(document, self.heartbeat_format, kind)
 
     # -- sys_info ---------------------------------------------------------------------------------
 
@@ -556,61 +325,10 @@ class SiteSimulator:
             raise ValueError(
                 f"unknown malformed kind {kind!r}; use one of {', '.join(SYS_INFO_MALFORMED_KINDS)}"
             )
-        generic = _generic_malformed(kind)
+        generic = generic_malformed(kind)
         if generic is not None:
             return generic
-        document = self.sys_info_document(now)
-        if kind == "truncated":
-            good = orjson.dumps(document)
-            return good[: len(good) // 2]
-        if kind == "json_list":
-            return orjson.dumps(list(document.items()))
-        system = document.get("system", document)
-        if kind == "nan_values":
-            system["temperature"] = float("nan")
-            system["cpu_load"] = float("inf")
-            return json.dumps(document, allow_nan=True).encode()
-        if kind == "wrong_types":
-            system["uptime"] = [1, 2]
-            system["hostname"] = 42
-            return orjson.dumps(document)
-        raise AssertionError(f"unhandled malformed kind {kind!r}")  # every kind is handled above
-
-
-def _generic_malformed(kind: str) -> bytes | None:
-    """The payloads that do not depend on the message: None for the kinds that do."""
-    if kind == "invalid_json":
-        return b'{"sensors_last_data": [{"device_name": "MNA00001", "ts": }]'
-    if kind == "empty":
-        return b""
-    if kind == "not_utf8":
-        return b"\xff\xfe\x00\x80 not text \xc3\x28"
-    if kind == "huge":
-        return _huge_payload()
-    return None
-
-
-@lru_cache(maxsize=1)
-def _huge_payload() -> bytes:
-    # Valid JSON, so only a size cap can reject it; built once and reused.
-    head = b'{"sensors_last_data": [], "padding": "'
-    tail = b'"}'
-    return head + b"x" * (HUGE_PAYLOAD_BYTES - len(head) - len(tail)) + tail
-
-
-def _sensor_entries(document: dict[str, Any], fmt: str) -> list[dict[str, Any]]:
-    if fmt == "legacy":
-        return list(document.values())
-    sensors = document["sensors_last_data"]
-    return list(sensors.values()) if isinstance(sensors, dict) else sensors
-
-
-def _set_reading(entry: dict[str, Any], key: str, value: object) -> None:
-    current = entry.get(key)
-    if isinstance(current, dict):
-        current["value"] = value
-    else:
-        entry[key] = value
+        return break_sys_info(self.sys_info_document(now), kind)
 
 
 # -- one-shot helpers for tests ---------------------------------------------------------------------

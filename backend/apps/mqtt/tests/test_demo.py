@@ -26,7 +26,8 @@ from django.core.management import call_command
 
 from apps.mqtt.management.commands import demo
 from apps.mqtt.management.commands.demo import DEMO_FAULTS, DemoFault, demo_sites
-from apps.mqtt.simulator.payloads import NO_FAULTS, Faults, SiteSimulator
+from apps.mqtt.simulator.faults import NO_FAULTS, Faults
+from apps.mqtt.simulator.payloads import SiteSimulator
 from apps.mqtt.tests.conftest import free_port
 from apps.mqtt.tests.test_run_mqtt import BACKEND
 

@@ -21,21 +21,11 @@ import orjson
 import pytest
 from django.core.management import CommandError, call_command
 
-from apps.mqtt.simulator.payloads import (
-    HEARTBEAT_FORMATS,
-    HUGE_PAYLOAD_BYTES,
-    MALFORMED_KINDS,
-    READING_KEYS,
-    SYS_INFO_MALFORMED_KINDS,
-    Faults,
-    SiteSimulator,
-    build_heartbeat,
-    build_malformed,
-    build_sys_info,
-    format_ts,
-    generate_device_names,
-    resolve_heartbeat_format,
-)
+from apps.mqtt.simulator.faults import Faults
+from apps.mqtt.simulator.formats import HEARTBEAT_FORMATS, READING_KEYS, format_ts, resolve_heartbeat_format
+from apps.mqtt.simulator.malformed import HUGE_PAYLOAD_BYTES, MALFORMED_KINDS, SYS_INFO_MALFORMED_KINDS
+from apps.mqtt.simulator.noise import generate_device_names
+from apps.mqtt.simulator.payloads import SiteSimulator, build_heartbeat, build_malformed, build_sys_info
 from apps.mqtt.simulator.runner import BrokerConfig, SimulatorRunner, parse_broker_url, tick_offsets
 from apps.mqtt.tests.conftest import Mosquitto
 

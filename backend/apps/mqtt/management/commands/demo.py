@@ -19,7 +19,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.mqtt.management.commands.seed_demo import DEMO_CUSTOMER_USER, DEMO_STAFF
 from apps.mqtt.simulator.embedded_broker import start_embedded_broker
-from apps.mqtt.simulator.payloads import NO_FAULTS, Faults, SiteSimulator
+from apps.mqtt.simulator.faults import NO_FAULTS, Faults
+from apps.mqtt.simulator.payloads import SiteSimulator
 from apps.mqtt.simulator.runner import BrokerConfig, SimulatorRunner
 
 logger = logging.getLogger(__name__)

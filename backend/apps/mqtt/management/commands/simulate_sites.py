@@ -13,14 +13,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.mqtt.simulator.payloads import (
-    HEARTBEAT_FORMATS,
-    MAX_SENSORS_PER_SITE,
-    MIXED,
-    SYS_INFO_FORMATS,
-    Faults,
-    SiteSimulator,
-)
+from apps.mqtt.simulator.faults import Faults
+from apps.mqtt.simulator.formats import HEARTBEAT_FORMATS, MIXED, SYS_INFO_FORMATS
+from apps.mqtt.simulator.noise import MAX_SENSORS_PER_SITE
+from apps.mqtt.simulator.payloads import SiteSimulator
 from apps.mqtt.simulator.runner import BrokerConfig, SimulatorRunner, parse_broker_url
 from apps.sites.validators import validate_topic_level
 
