@@ -20,10 +20,6 @@ def backoff_delay(failures: int, *, base: float, maximum: float, attempts: int, 
     return min(maximum, max(base, delay * rng.uniform(0.8, 1.2)))
 
 
-class CredentialsRefused(Exception):
-    """The broker refused the credentials; retrying cannot help until the configuration changes."""
-
-
 def describe(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     cause = exc.__cause__ or exc.__context__
