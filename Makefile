@@ -24,7 +24,7 @@ help:
 	@echo "make test          install what tests need and run every test: frontend (Vitest), backend and"
 	@echo "                   browser tests on SQLite, then again on PostgreSQL"
 	@echo "make frontend      build the web app (frontend/dist); cd frontend && npm run dev for development"
-	@echo "make lint          ruff (lint + format check)"
+	@echo "make lint          ruff (lint, format check, complexity <= 12) and mypy (django-stubs) on backend/"
 	@echo "make format        apply ruff's fixes and formatting"
 	@echo "make requirements  re-pin requirements/*.txt from requirements/*.in"
 	@echo "make bench         benchmarks (ingest, end to end); make bench-soak: 30-minute soak"
@@ -90,9 +90,11 @@ test-postgres: $(STAMP) $(FRONTEND_BUILD)
 		echo "SKIPPED: PostgreSQL tests (nothing listens on 127.0.0.1:5432)."; \
 	fi
 
+# mypy's settings (django-stubs plugin on config.settings_test, check_untyped_defs) are in pyproject.toml.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check backend bench
 	$(VENV)/bin/ruff format --check backend bench
+	$(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix backend bench
@@ -108,7 +110,7 @@ secret-key: $(STAMP)
 	@$(PY) -c 'from cryptography.fernet import Fernet; print("FIELD_ENCRYPTION_KEYS=" + Fernet.generate_key().decode())'
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache frontend/node_modules frontend/dist
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache frontend/node_modules frontend/dist
 
 # Benchmarks (bench/, docs/performance.md): ingest + end to end in about 10 minutes, results and a summary
 # in bench/results/. Needs PostgreSQL, Redis and Mosquitto on 127.0.0.1. The soak runs on demand.

@@ -39,7 +39,7 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
 
 @pytest.fixture
 def make_site(db: None) -> Callable[..., Site]:
-    def make(*, customer: Customer | None = None, code: str | None = None, **fields: object) -> Site:
+    def make(*, customer: Customer | None = None, code: str | None = None, **fields: Any) -> Site:
         code = code or f"T{next(_codes):05d}"
         name = fields.pop("name", f"Site {code}")
         return Site.objects.create(name=name, code=code, customer=customer, **fields)

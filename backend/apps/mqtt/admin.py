@@ -100,7 +100,8 @@ class MqttConnectionForm(forms.ModelForm):
         )
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         # Applied before the model's own clean(), which checks the key against the certificate.
         if cleaned.get("clear_password"):
             self.instance.set_password("")
@@ -122,12 +123,12 @@ class MqttTopicInline(admin.TabularInline):
 class ReadOnlyAdmin(DatetimesToTheSecond, admin.ModelAdmin):
     """Facts written by the worker: operators look, they do not edit."""
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         # Every field is read-only here, so list them all, the datetimes through their precise display.
         names = [field.name for field in self.model._meta.concrete_fields if field.editable]
-        return [PRECISE + name if hasattr(self, PRECISE + name) else name for name in names]
+        return tuple(PRECISE + name if hasattr(self, PRECISE + name) else name for name in names)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return self.get_fields(request, obj)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -268,7 +269,7 @@ class SensorDataInline(DatetimesToTheSecond, admin.TabularInline):
     model = SensorData
     extra = 0
     can_delete = False
-    fields = [
+    fields = (
         "slot",
         "precise_timestamp",
         "acc_x",
@@ -277,7 +278,7 @@ class SensorDataInline(DatetimesToTheSecond, admin.TabularInline):
         "incli_x",
         "incli_y",
         "precise_received_at",
-    ]
+    )
     readonly_fields = fields
     ordering = ["-timestamp"]
 

@@ -20,7 +20,7 @@ RECENT_LOG_EVENTS = 50
 WORKER_STALE_AFTER = 15.0  # seconds without a worker tick before it counts as down (as /healthz)
 
 # Log events an operator should notice at a glance, by severity (the rest are informational).
-_EVENT_LEVELS = {
+_EVENT_LEVELS: dict[str, str] = {
     ConnectionLog.EventType.CONNECTED: "ok",
     ConnectionLog.EventType.HEARTBEAT_RESUMED: "ok",
     ConnectionLog.EventType.DISCONNECTED: "warn",

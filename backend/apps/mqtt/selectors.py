@@ -24,9 +24,9 @@ from apps.sites.selectors import sites_visible_to
 User = AbstractBaseUser | AnonymousUser
 
 
-def _visible_site_ids(user: User) -> QuerySet[Site]:
+def _visible_site_ids(user: User) -> QuerySet[Site, int]:
     """The visible sites' ids as a subquery (``sites_visible_to`` may be DISTINCT over a join)."""
-    return sites_visible_to(user).values("pk")
+    return sites_visible_to(user).values_list("pk", flat=True)
 
 
 def sites_with_status(user: User) -> QuerySet[Site]:

@@ -340,7 +340,7 @@ class ConnectionSerializer(ModelSerializer):
             "updated_at",
         ]
         # The model's full_clean() checks the one-connection-per-site rule (with its message).
-        extra_kwargs = {"site": {"validators": []}}
+        extra_kwargs: dict[str, dict[str, Any]] = {"site": {"validators": []}}
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()

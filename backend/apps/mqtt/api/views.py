@@ -51,11 +51,8 @@ class SiteViewSet(viewsets.ReadOnlyModelViewSet):
         return selectors.sites_with_status(self.request.user)
 
 
-class SiteScopedMixin:
+class SiteScopedMixin(generics.GenericAPIView):
     """Views under /sites/<site_id>/: the site must be visible to the user, else 404."""
-
-    request: Request
-    kwargs: dict[str, object]
 
     def get_site(self) -> Site:
         if not hasattr(self, "_site"):

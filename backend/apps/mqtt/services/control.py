@@ -7,7 +7,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from asgiref.sync import async_to_sync
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.db import transaction
 from django.utils import timezone
 
@@ -47,7 +47,7 @@ def control_connection(*, connection: MqttConnection, action: Action, actor: Act
     fields: dict[str, object] = {"enabled": action != Action.STOP}
     if action == Action.RESTART:
         fields["restart_requested_at"] = now
-    user = actor if actor is not None and actor.is_authenticated else None
+    user = actor if isinstance(actor, User) and actor.is_authenticated else None
     who = user.get_username() if user is not None else "system"
     with transaction.atomic():
         MqttConnection.objects.filter(pk=connection.pk).update(**fields)

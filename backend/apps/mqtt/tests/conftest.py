@@ -178,7 +178,8 @@ class Mosquitto:
         deadline = time.monotonic() + 10
         while not port_open("127.0.0.1", self.port):
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mosquitto did not start: {self.process.stderr.read().decode()[-500:]}")
+                errors = self.process.stderr.read().decode() if self.process.stderr else ""
+                raise RuntimeError(f"mosquitto did not start: {errors[-500:]}")
             time.sleep(0.05)
 
     def stop(self) -> None:
@@ -229,12 +230,12 @@ class Worker:
         await self.worker.stop()
 
 
-async def eventually(probe: Callable[[], T], *, within: float = 10.0, interval: float = 0.05) -> T:
+async def eventually(probe: Callable[[], T | None], *, within: float = 10.0, interval: float = 0.05) -> T:
     """Poll a synchronous (database) probe in a thread until it returns something truthy; ``within``
     only guards against a hang (speed is measured in bench/, not asserted here)."""
     deadline = time.monotonic() + within
 
-    def run_probe() -> T:
+    def run_probe() -> T | None:
         try:
             return probe()
         finally:
@@ -242,7 +243,7 @@ async def eventually(probe: Callable[[], T], *, within: float = 10.0, interval: 
 
     while True:
         result = await asyncio.to_thread(run_probe)
-        if result:
+        if result is not None and result:
             return result
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {within} s (last: {result!r})")

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.contrib.auth.models import User
+from django.db.models import Field
 from django.test import Client
 from django.urls import reverse
 
@@ -305,7 +306,7 @@ def test_no_help_text_holds_angle_brackets_that_html_would_swallow() -> None:
         for app in ("mqtt", "sites")
         for model in apps.get_app_config(app).get_models()
         for field in model._meta.get_fields()
-        if getattr(field, "help_text", "")
+        if isinstance(field, Field) and field.help_text
     ]
     help_texts += [
         (f"MqttConnectionForm.{name}", str(field.help_text))

@@ -14,7 +14,6 @@ from django.db import connection as db_connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
-from rest_framework.response import Response
 from rest_framework.test import APIClient
 
 from apps.mqtt.models import (
@@ -118,7 +117,7 @@ def connection_body(site: Site, **overrides: Any) -> dict[str, Any]:
     return body
 
 
-def ids(response: Response) -> set[int]:
+def ids(response: Any) -> set[int]:
     return {row["id"] for row in response.json()["results"]}
 
 

@@ -278,6 +278,7 @@ async def test_stream_of_malformed_payloads_never_disconnects_or_stops_the_worke
     n1 = SensorData.objects.filter(
         sensor_device__site_id=conn.site_id, sensor_device__device_name="N1"
     ).first()
+    assert n1 is not None
     assert n1.acc_x is None
     assert n1.acc_y is None
     assert not any(isinstance(v, float) and math.isnan(v) for v in n1.raw_data.values())
