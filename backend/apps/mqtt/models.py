@@ -532,11 +532,14 @@ class WorkerHeartbeat(models.Model):
     last_seen_at = models.DateTimeField()
     connections = models.PositiveIntegerField(default=0, help_text="Client tasks it runs.")
 
+    # Seconds without a tick before a worker counts as down (it ticks every few seconds).
+    STALE_AFTER = 15.0
+
     class Meta:
         ordering = ["-last_seen_at"]
 
     def __str__(self) -> str:
         return f"worker {self.worker_id} on {self.hostname}"
 
-    def is_alive(self, now: dt.datetime, *, within: float = 15.0) -> bool:
+    def is_alive(self, now: dt.datetime, *, within: float = STALE_AFTER) -> bool:
         return (now - self.last_seen_at).total_seconds() <= within

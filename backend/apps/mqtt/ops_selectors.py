@@ -15,9 +15,10 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from apps.mqtt.models import ConnectionLog, MqttConnection, SensorDevice, WorkerHeartbeat
+from apps.mqtt.selectors import annotated_sensor_counts, sensor_count_annotations
+from apps.mqtt.sensor_shape import iso
 
 RECENT_LOG_EVENTS = 50
-WORKER_STALE_AFTER = 15.0  # seconds without a worker tick before it counts as down (as /healthz)
 
 # Log events an operator should notice at a glance, by severity (the rest are informational).
 _EVENT_LEVELS: dict[str, str] = {
@@ -37,20 +38,10 @@ def event_level(event_type: str) -> str:
     return _EVENT_LEVELS.get(event_type, "info")
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _connections() -> Any:
-    status = SensorDevice.Status
     return (
         MqttConnection.objects.select_related("site")
-        .annotate(
-            sensors_total=Count("site__sensors"),
-            sensors_online=Count("site__sensors", filter=Q(site__sensors__status=status.ONLINE)),
-            sensors_stale=Count("site__sensors", filter=Q(site__sensors__status=status.STALE)),
-            sensors_offline=Count("site__sensors", filter=Q(site__sensors__status=status.OFFLINE)),
-        )
+        .annotate(**sensor_count_annotations("site__sensors"))
         .order_by("site__name", "pk")
     )
 
@@ -65,32 +56,21 @@ def _row(connection: Any) -> dict[str, Any]:
         "tls": connection.ssl_enabled,
         "enabled": connection.enabled,
         "status": connection.status,
-        "status_changed_at": _iso(connection.status_changed_at),
-        "last_connected_at": _iso(connection.last_connected_at),
-        "last_heartbeat_at": _iso(connection.last_heartbeat_at),
+        "status_changed_at": iso(connection.status_changed_at),
+        "last_connected_at": iso(connection.last_connected_at),
+        "last_heartbeat_at": iso(connection.last_heartbeat_at),
         "heartbeat_state": connection.heartbeat_state,
         "connection_errors": connection.connection_errors,
         "error_message": connection.error_message,
-        "sensor_counts": {
-            "total": connection.sensors_total,
-            "online": connection.sensors_online,
-            "stale": connection.sensors_stale,
-            "offline": connection.sensors_offline,
-        },
+        "sensor_counts": annotated_sensor_counts(connection),
     }
-
-
-def connection_row(connection_id: int) -> dict[str, Any] | None:
-    """One row as the dashboard shows it (the answer to a control request)."""
-    connection = _connections().filter(pk=connection_id).first()
-    return _row(connection) if connection is not None else None
 
 
 def _log_event(log: ConnectionLog) -> dict[str, Any]:
     connection = log.mqtt_connection
     return {
         "id": log.pk,
-        "timestamp": _iso(log.timestamp),
+        "timestamp": iso(log.timestamp),
         "site_id": connection.site_id,
         "site_name": connection.site.name,
         "site_code": connection.site.code,
@@ -107,16 +87,16 @@ def _worker(now: dt.datetime) -> dict[str, Any] | None:
     latest = WorkerHeartbeat.objects.order_by("-last_seen_at").first()
     if latest is None:
         return None
-    since = now - dt.timedelta(seconds=WORKER_STALE_AFTER)
+    since = now - dt.timedelta(seconds=WorkerHeartbeat.STALE_AFTER)
     return {
-        "alive": latest.is_alive(now, within=WORKER_STALE_AFTER),
-        "last_seen_at": _iso(latest.last_seen_at),
-        "started_at": _iso(latest.started_at),
+        "alive": latest.is_alive(now, within=WorkerHeartbeat.STALE_AFTER),
+        "last_seen_at": iso(latest.last_seen_at),
+        "started_at": iso(latest.started_at),
         "hostname": latest.hostname,
         "pid": latest.pid,
         "connections": latest.connections,
         "alive_workers": WorkerHeartbeat.objects.filter(last_seen_at__gte=since).count(),
-        "stale_after": WORKER_STALE_AFTER,
+        "stale_after": WorkerHeartbeat.STALE_AFTER,
     }
 
 
@@ -131,7 +111,7 @@ def dashboard_state(*, now: dt.datetime | None = None) -> dict[str, Any]:
         "-timestamp", "-id"
     )
     return {
-        "server_time": _iso(now),
+        "server_time": iso(now),
         "totals": {
             "connections": len(rows),
             "active": sum(1 for row in rows if row["status"] == MqttConnection.Status.CONNECTED),

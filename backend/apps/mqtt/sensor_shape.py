@@ -111,3 +111,12 @@ def merge_sensor_states(older: dict[str, Any], newer: dict[str, Any], retention:
     one flush): the newer state, with the readings of both, newest first."""
     readings = newer["readings"] + older["readings"]
     return {**newer, "readings": readings[:retention]}
+
+
+def sensor_counts(statuses: Iterable[str]) -> dict[str, int]:
+    """Sensors counted by status, as every client gets them: total, online, stale, offline."""
+    counts = {"total": 0, "online": 0, "stale": 0, "offline": 0}
+    for status in statuses:
+        counts[status] += 1
+    counts["total"] = counts["online"] + counts["stale"] + counts["offline"]
+    return counts

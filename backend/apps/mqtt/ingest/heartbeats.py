@@ -34,7 +34,7 @@ from apps.mqtt.ingest.sql import (
 )
 from apps.mqtt.models import ConnectionLog, HeartbeatState
 from apps.mqtt.parser import READING_COLUMNS
-from apps.mqtt.sensor_shape import merge_sensor_states, reading_state, sensor_state
+from apps.mqtt.sensor_shape import merge_sensor_states, reading_state, sensor_counts, sensor_state
 
 # The reading columns of a SensorReading in one call.
 _READING_VALUES = attrgetter(*READING_COLUMNS)
@@ -312,10 +312,7 @@ def _resume_heartbeats(
 
 def _count_sensors(devices: dict[int, dict[str, Device]], changes: ChangeSet) -> None:
     for site_id, site_devices in devices.items():
-        counts = dict.fromkeys((ONLINE, STALE, OFFLINE), 0)
-        for device in site_devices.values():
-            counts[device.status] += 1
-        changes.site(site_id).sensor_counts = {"total": len(site_devices), **counts}
+        changes.site(site_id).sensor_counts = sensor_counts(device.status for device in site_devices.values())
 
 
 def _write_readings(

@@ -20,6 +20,17 @@ class HeartbeatItem:
     proves_alive: bool = True
 
 
+def proves_alive(
+    heartbeat: Heartbeat, *, retained: bool, received_at: dt.datetime, timeout: dt.timedelta
+) -> bool:
+    """A live heartbeat proves the site alive; a retained one (the broker's copy of the last, sent
+    on every subscribe) only when its data is newer than the heartbeat timeout."""
+    if not retained:
+        return True
+    stamped = [reading.ts for reading in heartbeat.readings if reading.ts_from_payload]
+    return bool(stamped) and received_at - max(stamped) <= timeout
+
+
 @dataclass(frozen=True, slots=True)
 class SysInfoItem:
     connection_id: int

@@ -12,7 +12,7 @@ Modules: ``parse`` (the entry point: size cap, decoding, which kind), ``heartbea
 stored raw objects), ``context`` (per-message state and issue list), ``types`` (the results).
 """
 
-from apps.mqtt.parser.parse import classify_topic, parse_message
+from apps.mqtt.parser.parse import classify_topic, foreign_topic, parse_message
 from apps.mqtt.parser.types import (
     DEFAULT_MAX_PAYLOAD_BYTES,
     MAX_ISSUES_PER_MESSAGE,
@@ -42,5 +42,6 @@ __all__ = [
     "SensorReading",
     "SysInfo",
     "classify_topic",
+    "foreign_topic",
     "parse_message",
 ]

@@ -48,6 +48,16 @@ def classify_topic(topic: str) -> MessageKind:
     return MessageKind.AUTO
 
 
+def foreign_topic(topic: str, site_code: str) -> Rejection | None:
+    """A message filed under a site must name the site: its code is one of the topic's levels
+    (a wildcard subscription may deliver other sites' traffic, which must never count as this
+    site's)."""
+    if site_code in topic.split("/"):
+        return None
+    detail = f"the topic does not contain the site code {site_code!r} as a level"
+    return Rejection(reason=RejectReason.FOREIGN_TOPIC, detail=detail, sample="")
+
+
 def parse_message(
     topic: str,
     payload: bytes,

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from apps.mqtt.models import MqttConnection, SensorData, SensorDevice, SystemInfo
 from apps.mqtt.sensor_shape import iso as _iso
-from apps.mqtt.sensor_shape import sensor_state_of
+from apps.mqtt.sensor_shape import sensor_counts, sensor_state_of
 from apps.sites.models import Site
 
 _CONNECTION_FIELDS = (
@@ -39,9 +39,7 @@ def site_snapshot(site_id: int) -> dict[str, Any]:
         .prefetch_related(Prefetch("readings", queryset=SensorData.objects.order_by("-timestamp")))
     )
     info = SystemInfo.objects.filter(site_id=site_id).first()
-    counts = {"total": len(sensors), **dict.fromkeys(SensorDevice.Status.values, 0)}
-    for sensor in sensors:
-        counts[sensor.status] += 1
+    counts = sensor_counts(sensor.status for sensor in sensors)
     return {
         "site": {"id": site.pk, "name": site.name, "code": site.code, "time_zone": site.time_zone},
         "connection": None

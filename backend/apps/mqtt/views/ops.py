@@ -19,7 +19,6 @@ from prometheus_client.registry import Collector
 from apps.mqtt.models import MqttConnection, SensorDevice, WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
-WORKER_STALE_AFTER = 15.0  # seconds without a worker heartbeat before it counts as down
 
 
 class DatabaseStateCollector(Collector):
@@ -77,7 +76,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except DatabaseError:
         logger.exception("health check: database unavailable")
         return JsonResponse({"status": "error", "database": "unavailable"}, status=503)
-    alive = worker is not None and worker.is_alive(now, within=WORKER_STALE_AFTER)
+    alive = worker is not None and worker.is_alive(now)
     return JsonResponse(
         {
             "status": "ok" if alive else "degraded",

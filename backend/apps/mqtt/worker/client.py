@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 import aiomqtt
 
 from apps.mqtt import metrics
-from apps.mqtt.ingest.items import ConnectionEvent, HeartbeatItem, RejectedItem, SysInfoItem
+from apps.mqtt.ingest.items import ConnectionEvent, HeartbeatItem, RejectedItem, SysInfoItem, proves_alive
 from apps.mqtt.models import ConnectionLog, MqttConnection
-from apps.mqtt.parser import Heartbeat, MessageKind, Rejection, RejectReason, SysInfo, parse_message
+from apps.mqtt.parser import Heartbeat, MessageKind, SysInfo, foreign_topic, parse_message
 from apps.mqtt.worker.backoff import backoff_delay, certificate_rejected, describe, refused_credentials
 from apps.mqtt.worker.config import ConnectionConfig, build_tls_context
 from apps.mqtt.worker.writer import IngestSink
@@ -187,10 +187,9 @@ class ClientTask:
         received_at = self._clock()
         topic = message.topic.value
         payload = message.payload if isinstance(message.payload, bytes) else str(message.payload).encode()
-        if self.config.site_code not in topic.split("/"):
+        rejection = foreign_topic(topic, self.config.site_code)
+        if rejection is not None:
             metrics.MESSAGES_RECEIVED.labels("rejected").inc()
-            detail = f"the topic does not contain the site code {self.config.site_code!r} as a level"
-            rejection = Rejection(reason=RejectReason.FOREIGN_TOPIC, detail=detail, sample="")
             self._writer.submit(RejectedItem(self.config.site_id, topic, received_at, rejection))
             return
         kind = MessageKind.AUTO
@@ -198,18 +197,15 @@ class ClientTask:
             if message.topic.matches(topic_filter):
                 kind = MessageKind(message_kind)
                 break
-        try:
-            result = parse_message(
-                topic,
-                payload,
-                kind=kind,
-                received_at=received_at,
-                site_tz=self._tz,
-                max_bytes=self._max_payload_bytes,
-            )
-        except Exception as exc:  # the parser is total; a bug in it must still not stop the client
-            logger.exception("%s: parser failed on %s", self.config.site_code, topic)
-            result = Rejection(reason=RejectReason.NOT_JSON, detail=f"parser error: {exc}", sample="")
+        # Total: a bug inside it comes back as an internal_error rejection, never as an exception.
+        result = parse_message(
+            topic,
+            payload,
+            kind=kind,
+            received_at=received_at,
+            site_tz=self._tz,
+            max_bytes=self._max_payload_bytes,
+        )
         config = self.config
         if isinstance(result, Heartbeat):
             metrics.MESSAGES_RECEIVED.labels("heartbeat").inc()
@@ -220,7 +216,12 @@ class ClientTask:
                     received_at=received_at,
                     heartbeat=result,
                     topic=topic,
-                    proves_alive=not message.retain or self._fresh(result, received_at),
+                    proves_alive=proves_alive(
+                        result,
+                        retained=message.retain,
+                        received_at=received_at,
+                        timeout=self._heartbeat_timeout,
+                    ),
                 )
             )
         elif isinstance(result, SysInfo):
@@ -229,8 +230,3 @@ class ClientTask:
         else:
             metrics.MESSAGES_RECEIVED.labels("rejected").inc()
             self._writer.submit(RejectedItem(config.site_id, topic, received_at, result))
-
-    def _fresh(self, heartbeat: Heartbeat, received_at: dt.datetime) -> bool:
-        """A retained heartbeat proves life only if its data is newer than the heartbeat timeout."""
-        stamped = [reading.ts for reading in heartbeat.readings if reading.ts_from_payload]
-        return bool(stamped) and received_at - max(stamped) <= self._heartbeat_timeout

@@ -5,17 +5,16 @@ seconds with the time passed in, so tests control the clock."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db import connection as db
 from django.db import transaction
-from django.db.models import Count
 
 from apps.mqtt.ingest.changes import ChangeSet
-from apps.mqtt.ingest.policy import OFFLINE, ONLINE, STALE
+from apps.mqtt.ingest.policy import OFFLINE
 from apps.mqtt.ingest.sql import INSERT_LOG_SQL, INSERT_STATUS_CHANGES, write_rows
 from apps.mqtt.models import ConnectionLog, HeartbeatState, MqttConnection, SensorDevice, heartbeat_state
+from apps.mqtt.selectors import sensor_counts_of_sites
 
 _CONNECTION_COLUMNS = (
     "id",
@@ -64,7 +63,7 @@ def sweep(*, now: dt.datetime, policy: LivenessPolicy, shard: tuple[int, int] = 
         _write(verdicts, transitions, now=now)
         if verdicts.sites_going_dark:
             # The pages show counts: send them for the sites whose sensors just went offline.
-            for site_id, counts in _sensor_counts(verdicts.sites_going_dark).items():
+            for site_id, counts in sensor_counts_of_sites(verdicts.sites_going_dark).items():
                 changes.site(site_id).sensor_counts = counts
     return changes
 
@@ -162,18 +161,3 @@ def _write(
                 [(OFFLINE, adapt(now), adapt(now), row[0]) for row in transitions],
             )
             write_rows(cursor, INSERT_STATUS_CHANGES, transitions)
-
-
-def _sensor_counts(site_ids: Iterable[int]) -> dict[int, dict[str, int]]:
-    """Each site's sensors: the total and how many are online, stale and offline."""
-    counts_by_site = {site_id: {"total": 0, ONLINE: 0, STALE: 0, OFFLINE: 0} for site_id in site_ids}
-    grouped = (
-        SensorDevice.objects.filter(site_id__in=list(counts_by_site))
-        .values_list("site_id", "status")
-        .annotate(n=Count("id"))
-        .order_by()  # the model's ordering would join the GROUP BY
-    )
-    for site_id, status, sensors in grouped:
-        counts_by_site[site_id][status] += sensors
-        counts_by_site[site_id]["total"] += sensors
-    return counts_by_site
