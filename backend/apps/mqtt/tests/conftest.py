@@ -16,12 +16,13 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiomqtt
+import orjson
 import pytest
 import pytest_asyncio
 from cryptography import x509
@@ -30,10 +31,17 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from django.db import connection
 
+from apps.mqtt.ingest.items import HeartbeatItem
+from apps.mqtt.ingest.policy import IngestPolicy
+from apps.mqtt.models import MqttConnection
+from apps.mqtt.parser import Heartbeat, parse_message
 from apps.mqtt.worker.runtime import MqttWorker
 
 T = TypeVar("T")
 SYSTEM_BROKER = ("127.0.0.1", 1883)
+BACKEND = Path(__file__).resolve().parents[3]
+T0 = dt.datetime(2026, 11, 28, 10, 0, 0, tzinfo=dt.UTC)
+POLICY = IngestPolicy(retention=3, max_consecutive_misses=3, stale_after=30.0)
 
 
 def require(condition: bool, reason: str) -> None:
@@ -59,6 +67,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def database_url() -> str:
+    """The test database, for a worker or server process started by the test to share."""
+    settings = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{settings['NAME']}"
+    return f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+
+
 @pytest.fixture
 def system_broker() -> tuple[str, int]:
     require(port_open(*SYSTEM_BROKER), "Mosquitto is not reachable on 127.0.0.1:1883")
@@ -69,6 +85,53 @@ def system_broker() -> tuple[str, int]:
 def site_code() -> str:
     """A code unique to this test, so tests sharing a broker never see each other's messages."""
     return f"T{uuid.uuid4().hex[:10]}"
+
+
+# ---------------------------------------------------------------- heartbeats as dataloggers send them
+
+
+def iso(moment: dt.datetime) -> str:
+    """A time as dataloggers write it: UTC with a ``Z``."""
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def seed_heartbeat(devices: Sequence[str], ts: dt.datetime, **extra: object) -> bytes:
+    """A heartbeat in the seed format (``sensors_last_data`` as a list), every sensor stamped ``ts``;
+    sensor ``i`` reads acc_x ``0.001 * i``, and every fifth also carries a magnetometer and a gyroscope
+    value. ``extra`` adds top-level keys (``message_interval_seconds=60``)."""
+    sensors = [
+        {
+            "device_name": name,
+            "ts": iso(ts),
+            "last_acc00": 0.001 * index,
+            "last_acc01": -0.02,
+            "last_acc02": 0.98,
+            "last_incli_x": 0.1,
+            "last_incli_y": -0.3,
+            **({"last_mag_x": 12.0, "last_gyro_z": 0.5} if index % 5 == 0 else {}),
+        }
+        for index, name in enumerate(devices)
+    ]
+    return orjson.dumps({"sensors_last_data": sensors, **extra})
+
+
+def parsed(payload: bytes, received_at: dt.datetime, topic: str = "S/datalogger_o/heartbeat") -> Heartbeat:
+    result = parse_message(topic, payload, received_at=received_at)
+    assert isinstance(result, Heartbeat), result
+    return result
+
+
+def beat(
+    conn: MqttConnection, devices: Sequence[str], at: dt.datetime, ts: dt.datetime | None = None
+) -> HeartbeatItem:
+    """The writer's item for a seed heartbeat of ``devices`` received at ``at``."""
+    return HeartbeatItem(
+        connection_id=conn.pk,
+        site_id=conn.site_id,
+        received_at=at,
+        heartbeat=parsed(seed_heartbeat(devices, ts or at), at),
+        topic=f"{conn.site.code}/datalogger_o/heartbeat",
+    )
 
 
 # ---------------------------------------------------------------- own Mosquitto instances
@@ -230,6 +293,16 @@ class Worker:
         await self.worker.stop()
 
 
+def wait_until(condition: Callable[[], object], *, within: float = 10.0, interval: float = 0.02) -> None:
+    """Poll a condition from synchronous test code until it holds; ``within`` only guards against a
+    hang (the async tests' form, with the probe in a thread, is ``eventually``)."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {within} s")
+        time.sleep(interval)
+
+
 async def eventually(probe: Callable[[], T | None], *, within: float = 10.0, interval: float = 0.05) -> T:
     """Poll a synchronous (database) probe in a thread until it returns something truthy; ``within``
     only guards against a hang (speed is measured in bench/, not asserted here)."""
@@ -248,6 +321,11 @@ async def eventually(probe: Callable[[], T | None], *, within: float = 10.0, int
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {within} s (last: {result!r})")
         await asyncio.sleep(interval)
+
+
+async def connected(conn: MqttConnection) -> None:
+    """Wait until the worker has connected ``conn`` to its broker."""
+    await eventually(lambda: MqttConnection.objects.get(pk=conn.pk).status == MqttConnection.Status.CONNECTED)
 
 
 @pytest_asyncio.fixture

@@ -39,8 +39,7 @@ from django.utils import timezone
 
 from apps.mqtt.models import ConnectionLog, MqttConnection
 from apps.mqtt.services.connections import set_topics
-from apps.mqtt.tests.conftest import free_port, require
-from apps.mqtt.tests.test_run_mqtt import BACKEND, _database_url
+from apps.mqtt.tests.conftest import BACKEND, database_url, free_port, require
 from apps.sites.models import Customer
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -97,7 +96,7 @@ def _serve(log_file: Path, *, reconcile_every: int) -> Iterator[str]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "MQTT_WORKER_IN_WEB": "1",
         "MQTT_RECONCILE_INTERVAL": str(reconcile_every),
         "DEBUG": "1",

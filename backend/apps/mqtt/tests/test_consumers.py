@@ -15,8 +15,7 @@ from django.utils import timezone
 from apps.mqtt.realtime.broadcast import STATUS_GROUP, site_group
 from apps.mqtt.realtime.routing import websocket_urlpatterns
 from apps.mqtt.services.connections import set_topics
-from apps.mqtt.tests.conftest import Worker
-from apps.mqtt.tests.test_worker import _connected, _seed_heartbeat
+from apps.mqtt.tests.conftest import Worker, connected, seed_heartbeat
 from apps.sites.models import Customer
 from config.asgi import application
 
@@ -145,13 +144,13 @@ async def test_published_heartbeat_reaches_the_site_socket_as_one_sensors_update
     conn, member = customer_site
     devices = [f"MNA{index:05d}" for index in range(100)]
     async with Worker():
-        await _connected(conn)
+        await connected(conn)
         socket = _socket(f"/ws/mqtt/site/{conn.site_id}/", member)
         await socket.connect()
         assert (await socket.receive_json_from(timeout=5))["type"] == "snapshot"
         published = time.monotonic()
         await publisher.publish(
-            f"{conn.site.code}/datalogger_o/heartbeat", _seed_heartbeat(devices, timezone.now())
+            f"{conn.site.code}/datalogger_o/heartbeat", seed_heartbeat(devices, timezone.now())
         )
         received: list[dict] = []
         while not any(m["type"] == "sensors_update" for m in received):

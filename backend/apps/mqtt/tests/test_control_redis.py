@@ -30,8 +30,7 @@ from django.test import Client, override_settings
 
 from apps.mqtt.models import ConnectionLog, MqttConnection
 from apps.mqtt.services.connections import set_topics
-from apps.mqtt.tests.conftest import port_open, require
-from apps.mqtt.tests.test_run_mqtt import BACKEND, _database_url
+from apps.mqtt.tests.conftest import BACKEND, database_url, port_open, require, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -83,10 +82,7 @@ def _last_log_id() -> int:
 
 def _seconds_until(condition: Callable[[], bool], *, timeout: float, started: float) -> float:
     """Poll the database every 20 ms; the seconds from ``started`` to the condition."""
-    while not condition():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"not observed within {timeout} s")
-        time.sleep(0.02)
+    wait_until(condition, within=timeout)
     return time.monotonic() - started
 
 
@@ -111,7 +107,7 @@ def test_stop_and_start_from_the_operations_api_reach_the_worker_process_over_re
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "REDIS_URL": redis_url,
         "CHANNEL_LAYER_PREFIX": channel_prefix,
         "MQTT_RECONCILE_INTERVAL": "60",

@@ -28,8 +28,7 @@ from apps.mqtt.management.commands import demo
 from apps.mqtt.management.commands.demo import DEMO_FAULTS, DemoFault, demo_sites
 from apps.mqtt.simulator.faults import NO_FAULTS, Faults
 from apps.mqtt.simulator.payloads import SiteSimulator
-from apps.mqtt.tests.conftest import free_port
-from apps.mqtt.tests.test_run_mqtt import BACKEND
+from apps.mqtt.tests.conftest import BACKEND, free_port
 
 
 def _get(url: str) -> str:

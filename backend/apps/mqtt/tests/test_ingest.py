@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 
 import orjson
 import pytest
@@ -15,53 +14,16 @@ from apps.mqtt.ingest.items import ConnectionEvent, HeartbeatItem, RejectedItem,
 from apps.mqtt.ingest.policy import IngestPolicy
 from apps.mqtt.models import (
     ConnectionLog,
-    MqttConnection,
     RejectedMessage,
     SensorData,
     SensorDevice,
     SensorStatusChange,
     SystemInfo,
 )
-from apps.mqtt.parser import Heartbeat, Rejection, RejectReason, SysInfo, parse_message
+from apps.mqtt.parser import Rejection, RejectReason, SysInfo, parse_message
+from apps.mqtt.tests.conftest import POLICY, T0, beat, parsed, seed_heartbeat
 
 pytestmark = pytest.mark.django_db
-
-T0 = dt.datetime(2026, 11, 28, 10, 0, 0, tzinfo=dt.UTC)
-POLICY = IngestPolicy(retention=3, max_consecutive_misses=3, stale_after=30.0)
-
-
-def seed_heartbeat(devices: Sequence[str], ts: dt.datetime, **extra: object) -> bytes:
-    sensors = [
-        {
-            "device_name": name,
-            "ts": ts.isoformat().replace("+00:00", "Z"),
-            "last_acc00": 0.01 * index,
-            "last_acc01": -0.02,
-            "last_acc02": 0.98,
-            "last_incli_x": 0.1,
-            "last_incli_y": -0.3,
-        }
-        for index, name in enumerate(devices)
-    ]
-    return orjson.dumps({"sensors_last_data": sensors, **extra})
-
-
-def parsed(payload: bytes, received_at: dt.datetime, topic: str = "S/datalogger_o/heartbeat") -> Heartbeat:
-    result = parse_message(topic, payload, received_at=received_at)
-    assert isinstance(result, Heartbeat), result
-    return result
-
-
-def beat(
-    conn: MqttConnection, devices: Sequence[str], at: dt.datetime, ts: dt.datetime | None = None
-) -> HeartbeatItem:
-    return HeartbeatItem(
-        connection_id=conn.pk,
-        site_id=conn.site_id,
-        received_at=at,
-        heartbeat=parsed(seed_heartbeat(devices, ts or at), at),
-        topic=f"{conn.site.code}/datalogger_o/heartbeat",
-    )
 
 
 def names(count: int) -> list[str]:
@@ -81,7 +43,7 @@ def test_heartbeat_registers_devices_and_stores_readings(make_connection) -> Non
     assert (reading.slot, reading.timestamp, reading.acc_x, reading.acc_z, reading.incli_y) == (
         0,
         T0,
-        0.01,
+        0.001,
         0.98,
         -0.3,
     )

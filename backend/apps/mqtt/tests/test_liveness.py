@@ -8,7 +8,7 @@ import pytest
 
 from apps.mqtt.ingest.batch import write_batch
 from apps.mqtt.models import ConnectionLog, HeartbeatState, SensorDevice, SensorStatusChange, heartbeat_state
-from apps.mqtt.tests.test_ingest import POLICY, T0, beat
+from apps.mqtt.tests.conftest import POLICY, T0, beat
 from apps.mqtt.worker.liveness import LivenessPolicy, sweep
 
 pytestmark = pytest.mark.django_db

@@ -8,33 +8,14 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
-from django.db import connection as db
 
 from apps.mqtt.models import ConnectionLog, MqttConnection
 from apps.mqtt.services.connections import set_topics
-from apps.mqtt.tests.conftest import free_port
+from apps.mqtt.tests.conftest import BACKEND, database_url, free_port, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-BACKEND = Path(__file__).resolve().parents[3]
-
-
-def _database_url() -> str:
-    """The test database, for the worker process to share."""
-    settings = db.settings_dict
-    if db.vendor == "sqlite":
-        return f"sqlite:///{settings['NAME']}"
-    return f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
-
-
-def _wait(condition: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)
 
 
 def test_worker_process_stops_on_sigterm_logging_the_disconnection(
@@ -47,7 +28,7 @@ def test_worker_process_stops_on_sigterm_logging_the_disconnection(
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
     }
     metrics_port = free_port()
     process = subprocess.Popen(
@@ -58,7 +39,7 @@ def test_worker_process_stops_on_sigterm_logging_the_disconnection(
         stderr=subprocess.STDOUT,
     )
     try:
-        _wait(lambda: MqttConnection.objects.get(pk=conn.pk).status == "connected")
+        wait_until(lambda: MqttConnection.objects.get(pk=conn.pk).status == "connected", within=15)
         with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
             exposed = response.read().decode()
         started = time.monotonic()

@@ -27,7 +27,7 @@ from apps.mqtt.models import (
 )
 from apps.mqtt.services.connections import set_topics
 from apps.mqtt.services.control import Action, control_connection
-from apps.mqtt.tests.conftest import Mosquitto, Worker, eventually, make_pki
+from apps.mqtt.tests.conftest import Mosquitto, Worker, connected, eventually, iso, make_pki, seed_heartbeat
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 
@@ -61,44 +61,16 @@ def _events(conn_id: int) -> list[str]:
     )
 
 
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def _seed_heartbeat(devices: list[str], ts: dt.datetime) -> bytes:
-    return orjson.dumps(
-        {
-            "sensors_last_data": [
-                {
-                    "device_name": name,
-                    "ts": _iso(ts),
-                    "last_acc00": 0.001 * i,
-                    "last_acc01": -0.02,
-                    "last_acc02": 0.98,
-                    "last_incli_x": 0.1,
-                    "last_incli_y": -0.3,
-                    **({"last_mag_x": 12.0, "last_gyro_z": 0.5} if i % 5 == 0 else {}),
-                }
-                for i, name in enumerate(devices)
-            ]
-        }
-    )
-
-
-async def _connected(conn: MqttConnection) -> None:
-    await eventually(lambda: _status(conn.pk) == "connected")
-
-
 async def test_seed_heartbeat_of_100_sensors_reaches_the_database(
     make_connection, make_site, site_code, publisher: aiomqtt.Client
 ) -> None:
     conn = _connection(make_connection, make_site, site_code)
     devices = [f"MNA{index:05d}" for index in range(100)]
     async with Worker():
-        await _connected(conn)
+        await connected(conn)
         ts = timezone.now().replace(microsecond=0)
         published = time.monotonic()
-        await publisher.publish(f"{site_code}/datalogger_o/heartbeat", _seed_heartbeat(devices, ts))
+        await publisher.publish(f"{site_code}/datalogger_o/heartbeat", seed_heartbeat(devices, ts))
         await eventually(
             lambda: SensorData.objects.filter(sensor_device__site_id=conn.site_id).count() == 100,
             interval=0.01,
@@ -131,23 +103,23 @@ def _variant(site_code: str, ts: dt.datetime) -> dict[str, tuple[str, bytes]]:
     return {
         "keyed": (
             heartbeat,
-            orjson.dumps({"sensors_last_data": {"K1": {"ts": _iso(ts), "last_acc00": 0.5}}}),
+            orjson.dumps({"sensors_last_data": {"K1": {"ts": iso(ts), "last_acc00": 0.5}}}),
         ),
         "unprefixed": (
             heartbeat,
-            orjson.dumps({"sensors_last_data": [{"device_name": "K1", "ts": _iso(ts), "acc_x": 0.5}]}),
+            orjson.dumps({"sensors_last_data": [{"device_name": "K1", "ts": iso(ts), "acc_x": 0.5}]}),
         ),
         "unit_value": (
             heartbeat,
             orjson.dumps(
                 {
                     "sensors_last_data": [
-                        {"device_name": "K1", "ts": _iso(ts), "last_acc00": {"unit": "g", "value": 0.5}}
+                        {"device_name": "K1", "ts": iso(ts), "last_acc00": {"unit": "g", "value": 0.5}}
                     ]
                 }
             ),
         ),
-        "legacy": (heartbeat, orjson.dumps({"K1": {"ts": _iso(ts), "acc_x": 0.5}})),
+        "legacy": (heartbeat, orjson.dumps({"K1": {"ts": iso(ts), "acc_x": 0.5}})),
         # Naive ts with a space: the site's zone (Europe/Rome, UTC+1 in November).
         "naive_space_ts": (
             heartbeat,
@@ -172,7 +144,7 @@ async def test_each_heartbeat_variant_is_ingested(
     )
     ts = timezone.now().replace(microsecond=0) - dt.timedelta(seconds=2)
     async with Worker():
-        await _connected(conn)
+        await connected(conn)
         topic, payload = _variant(site_code, ts)[variant]
         await publisher.publish(topic, payload)
         reading = await eventually(
@@ -188,7 +160,7 @@ async def test_heartbeat_without_ts_takes_the_receive_time(
 ) -> None:
     conn = _connection(make_connection, make_site, site_code)
     async with Worker():
-        await _connected(conn)
+        await connected(conn)
         before = timezone.now()
         await publisher.publish(
             f"{site_code}/datalogger_o/heartbeat",
@@ -234,7 +206,7 @@ async def test_sys_info_variants_are_stored(
 ) -> None:
     conn = _connection(make_connection, make_site, site_code)
     async with Worker():
-        await _connected(conn)
+        await connected(conn)
         await publisher.publish(f"{site_code}/sys_info", orjson.dumps(payload))
         info = await eventually(lambda: SystemInfo.objects.filter(site_id=conn.site_id).first())
     assert {key: getattr(info, key) for key in expected} == expected
@@ -259,12 +231,12 @@ async def test_stream_of_malformed_payloads_never_disconnects_or_stops_the_worke
         orjson.dumps({"deep": [[[[[[[[[[[[[[[[[[[[{}]]]]]]]]]]]]]]]]]]]]}),
     ]
     async with Worker() as worker:
-        await _connected(conn)
+        await connected(conn)
         for _round in range(20):
             for payload in garbage:
                 await publisher.publish(heartbeat, payload)
         await publisher.publish(f"{site_code}/unknown/topic", b"{}")
-        await publisher.publish(heartbeat, _seed_heartbeat(["GOOD1"], timezone.now()))
+        await publisher.publish(heartbeat, seed_heartbeat(["GOOD1"], timezone.now()))
         await eventually(
             lambda: SensorDevice.objects.filter(site_id=conn.site_id, device_name="GOOD1").exists()
         )
@@ -290,15 +262,16 @@ async def test_broker_restart_is_logged_and_ingest_resumes(
     broker: Mosquitto = mosquitto()
     conn = _connection(make_connection, make_site, site_code, port=broker.port, keep_alive_interval=5)
     async with Worker():
-        await _connected(conn)
+        await connected(conn)
         broker.stop()
         await eventually(lambda: "disconnected" in _events(conn.pk))
-        await asyncio.sleep(0.5)
+        # The loss is failure 1; a second means a reconnection was tried against the stopped broker.
+        await eventually(lambda: MqttConnection.objects.get(pk=conn.pk).connection_errors >= 2)
         broker.start()
         await eventually(lambda: _events(conn.pk).count("connected") == 2, within=15)
         async with aiomqtt.Client("127.0.0.1", broker.port) as client:
             await client.publish(
-                f"{site_code}/datalogger_o/heartbeat", _seed_heartbeat(["R1"], timezone.now())
+                f"{site_code}/datalogger_o/heartbeat", seed_heartbeat(["R1"], timezone.now())
             )
         await eventually(lambda: SensorDevice.objects.filter(site_id=conn.site_id, device_name="R1").exists())
     assert _events(conn.pk)[:5] == ["connecting", "connected", "disconnected", "connecting", "connected"]
@@ -323,13 +296,13 @@ async def test_tls_with_own_ca_connects_and_wrong_ca_ends_in_error_with_reason(
         retry_attempts=3,
     )
     async with Worker():
-        await _connected(good)
+        await connected(good)
         await eventually(lambda: _status(wrong.pk) == "error")
         async with aiomqtt.Client(
             "127.0.0.1", broker.port, tls_params=aiomqtt.TLSParameters(ca_certs=str(pki.ca_file))
         ) as client:
             await client.publish(
-                f"{site_code}/datalogger_o/heartbeat", _seed_heartbeat(["TLS1"], timezone.now())
+                f"{site_code}/datalogger_o/heartbeat", seed_heartbeat(["TLS1"], timezone.now())
             )
         await eventually(
             lambda: SensorDevice.objects.filter(site_id=good.site_id, device_name="TLS1").exists()
@@ -350,7 +323,10 @@ async def test_wrong_password_ends_in_error_without_retry_storm_until_the_passwo
     conn.save()
     async with Worker(reconcile_interval=0.5) as worker:
         await eventually(lambda: _status(conn.pk) == "error")
-        await asyncio.sleep(3)  # six reconciles and several retry delays: none may reconnect
+        passes = worker.supervisor.reconciles
+        # Six reconciles (3 s, longer than the retry delays) with the refused credentials: none may
+        # reconnect.
+        await eventually(lambda: worker.supervisor.reconciles >= passes + 6)
         assert worker.supervisor.client_ids == set()
         assert _events(conn.pk) == ["connecting", "error"]
         refused = (broker.folder / "broker.log").read_text().count("not authorised")
@@ -362,7 +338,7 @@ async def test_wrong_password_ends_in_error_without_retry_storm_until_the_passwo
             fresh.save()
 
         await asyncio.to_thread(change_password)
-        await _connected(conn)
+        await connected(conn)
     error = ConnectionLog.objects.get(mqtt_connection=conn, event_type="error").message
     assert "Not authorized" in error
     assert "not retrying until the connection's configuration changes" in error
@@ -374,7 +350,7 @@ async def test_operator_edits_reach_the_worker_within_10_seconds(
 ) -> None:
     conn = _connection(make_connection, make_site, site_code)
     async with Worker(reconcile_interval=5):  # the default interval
-        await _connected(conn)
+        await connected(conn)
 
         # Disable: the client stops and the connection shows disabled.
         await asyncio.to_thread(control_connection, connection=conn, action=Action.STOP, actor=None)
@@ -389,7 +365,7 @@ async def test_operator_edits_reach_the_worker_within_10_seconds(
 
         await asyncio.to_thread(retopic)
         await eventually(lambda: _events(conn.pk).count("connected") == 2, within=10)
-        await publisher.publish(f"{site_code}/v2/heartbeat", _seed_heartbeat(["V2"], timezone.now()))
+        await publisher.publish(f"{site_code}/v2/heartbeat", seed_heartbeat(["V2"], timezone.now()))
         await eventually(lambda: SensorDevice.objects.filter(site_id=conn.site_id, device_name="V2").exists())
     events = _events(conn.pk)
     assert events[:6] == ["connecting", "connected", "stopped", "disconnected", "disabled", "started"]
@@ -398,7 +374,7 @@ async def test_operator_edits_reach_the_worker_within_10_seconds(
 async def test_worker_records_its_own_heartbeat(make_connection, make_site, site_code) -> None:
     conn = _connection(make_connection, make_site, site_code)
     async with Worker() as worker:
-        await _connected(conn)
+        await connected(conn)
         beat = await eventually(
             lambda: WorkerHeartbeat.objects.filter(worker_id=worker.worker.worker_id).first()
         )
@@ -412,13 +388,13 @@ async def test_wildcard_subscription_never_files_another_sites_traffic_under_thi
     conn = _connection(make_connection, make_site, site_code)
     MqttTopic.objects.create(connection=conn, pattern="+/datalogger_o/heartbeat", message_type="heartbeat")
     async with Worker():
-        await _connected(conn)
+        await connected(conn)
         other = f"{site_code}OTHER"
         await publisher.publish(
-            f"{other}/datalogger_o/heartbeat", _seed_heartbeat(["FOREIGN"], timezone.now())
+            f"{other}/datalogger_o/heartbeat", seed_heartbeat(["FOREIGN"], timezone.now())
         )
         await publisher.publish(
-            f"{site_code}/datalogger_o/heartbeat", _seed_heartbeat(["OWN"], timezone.now())
+            f"{site_code}/datalogger_o/heartbeat", seed_heartbeat(["OWN"], timezone.now())
         )
         await eventually(
             lambda: SensorDevice.objects.filter(site_id=conn.site_id, device_name="OWN").exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypedDict
 
@@ -17,7 +16,7 @@ from apps.mqtt.ingest.items import HeartbeatItem, IngestItem
 from apps.mqtt.ingest.policy import IngestPolicy
 from apps.mqtt.models import HeartbeatState, MqttConnection, SensorDevice
 from apps.mqtt.parser.types import Heartbeat
-from apps.mqtt.tests.test_ingest import T0, beat
+from apps.mqtt.tests.conftest import T0, beat, wait_until
 from apps.mqtt.worker import writer as writer_module
 from apps.mqtt.worker.liveness import LivenessPolicy, sweep
 from apps.mqtt.worker.writer import IngestWriter, ShardedWriter
@@ -87,10 +86,7 @@ def test_heartbeats_are_kept_in_order_below_the_bound() -> None:
 def _run(writer: IngestWriter, until: Callable[[], bool], timeout: float = 10.0) -> None:
     writer.start()
     try:
-        deadline = time.monotonic() + timeout
-        while not until():
-            assert time.monotonic() < deadline, "writer did not get there"
-            time.sleep(0.02)
+        wait_until(until, within=timeout)
     finally:
         writer.stop(timeout=5)
 
@@ -157,14 +153,9 @@ def test_an_unexpected_error_does_not_stop_the_writer_thread(make_connection, mo
     writer.start()
     try:
         writer.submit(beat(conn, ["LOST"], T0))
-        deadline = time.monotonic() + 5
-        while _counter(metrics.WRITE_ERRORS, kind="unexpected") == before:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_until(lambda: _counter(metrics.WRITE_ERRORS, kind="unexpected") > before, within=5)
         writer.submit(beat(conn, ["KEPT"], T0 + dt.timedelta(seconds=5)))
-        while not SensorDevice.objects.filter(device_name="KEPT").exists():
-            assert time.monotonic() < deadline + 5, "the writer thread died"
-            time.sleep(0.02)
+        wait_until(lambda: SensorDevice.objects.filter(device_name="KEPT").exists())  # or the thread died
     finally:
         writer.stop(timeout=5)
 

@@ -50,6 +50,7 @@ class MqttSupervisor:
         self._refused: dict[int, ConnectionConfig] = {}  # refused credentials, until the config changes
         self._nudged = asyncio.Event()
         self._stopping = asyncio.Event()
+        self.reconciles = 0  # passes of the run loop, done or failed: tests wait on it
 
     def nudge(self) -> None:
         """Reconcile now (after an operator's change), instead of at the next interval."""
@@ -73,6 +74,7 @@ class MqttSupervisor:
                     await self.reconcile()
                 except Exception:  # a database hiccup must not stop the worker; retry next turn
                     logger.exception("reconcile failed; retrying in %.0f s", self._reconcile_interval)
+                self.reconciles += 1
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._nudged.wait(), self._reconcile_interval)
         finally:
