@@ -55,6 +55,12 @@ class HeartbeatState(models.TextChoices):
     MISSING = "missing", "Missing"
 
 
+def heartbeat_missing_after(*, interval: float, timeout: float) -> float:
+    """Seconds of silence after which a heartbeat is missing: the timeout, or two intervals when the
+    datalogger beats slower than that."""
+    return max(timeout, 2 * interval)
+
+
 def heartbeat_state(
     *,
     last_heartbeat_at: dt.datetime | None,
@@ -67,13 +73,14 @@ def heartbeat_state(
     datalogger beats slower than that (so a 60 s datalogger is not 'missing' at 30 s). ``since``
     (when the current connection was made) starts the clock when no heartbeat came on it yet, so
     a connection back after an outage is not called missing before it had a chance."""
+    missing_after = heartbeat_missing_after(interval=interval, timeout=timeout)
     if last_heartbeat_at is None or (since is not None and last_heartbeat_at < since):
         if since is None:
             return HeartbeatState.UNKNOWN
         waited = (now - since).total_seconds()
-        return HeartbeatState.MISSING if waited > max(timeout, 2 * interval) else HeartbeatState.UNKNOWN
+        return HeartbeatState.MISSING if waited > missing_after else HeartbeatState.UNKNOWN
     age = (now - last_heartbeat_at).total_seconds()
-    if age > max(timeout, 2 * interval):
+    if age > missing_after:
         return HeartbeatState.MISSING
     if age > 1.5 * interval:
         return HeartbeatState.LATE
@@ -241,6 +248,9 @@ class MqttConnection(KeepsObservedState):
     def heartbeat_interval(self) -> float:
         """The interval the datalogger states, else the configured one."""
         return self.reported_heartbeat_interval or float(self.expected_heartbeat_interval)
+
+    def heartbeat_missing_after(self, timeout: float) -> float:
+        return heartbeat_missing_after(interval=self.heartbeat_interval, timeout=timeout)
 
     def heartbeat_state_at(self, now: dt.datetime, *, timeout: float) -> HeartbeatState:
         return heartbeat_state(

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 
 from django.db import connection as db
 from django.db import transaction
+from django.db.models.functions import Mod
 
 from apps.mqtt.ingest.changes import ChangeSet
 from apps.mqtt.ingest.policy import OFFLINE
 from apps.mqtt.ingest.sql import INSERT_LOG_SQL, INSERT_STATUS_CHANGES, write_rows
-from apps.mqtt.models import ConnectionLog, HeartbeatState, MqttConnection, SensorDevice, heartbeat_state
+from apps.mqtt.models import ConnectionLog, HeartbeatState, MqttConnection, SensorDevice
 from apps.mqtt.selectors import sensor_counts_of_sites
 
 _CONNECTION_COLUMNS = (
@@ -76,33 +77,22 @@ def _judge(
     index, count = shard
     adapt = db.ops.adapt_datetimefield_value
     verdicts = _Verdicts()
-    for (
-        connection_id,
-        site_id,
-        enabled,
-        status,
-        last_heartbeat_at,
-        last_connected_at,
-        stored,
-        expected,
-        reported,
-    ) in MqttConnection.objects.values_list(*_CONNECTION_COLUMNS):
-        if site_id % count != index:
-            continue
-        if enabled and status != MqttConnection.Status.CONNECTED and stored == HeartbeatState.UNKNOWN:
+    connections = (
+        MqttConnection.objects.only(*_CONNECTION_COLUMNS)
+        .annotate(shard=Mod("site_id", count))
+        .filter(shard=index)
+    )
+    for connection in connections:
+        connection_id, site_id, enabled = connection.pk, connection.site_id, connection.enabled
+        stored, last_heartbeat_at = connection.heartbeat_state, connection.last_heartbeat_at
+        if (
+            enabled
+            and connection.status != MqttConnection.Status.CONNECTED
+            and stored == HeartbeatState.UNKNOWN
+        ):
             continue  # (re)starting: no verdict before the connection is up
-        interval = reported or float(expected)
-        if enabled:
-            connected_since = last_connected_at if status == MqttConnection.Status.CONNECTED else None
-            state = heartbeat_state(
-                last_heartbeat_at=last_heartbeat_at,
-                since=connected_since,
-                interval=interval,
-                timeout=policy.heartbeat_timeout,
-                now=now,
-            )
-        else:
-            state = HeartbeatState.UNKNOWN
+        timeout = policy.heartbeat_timeout
+        state = connection.heartbeat_state_at(now, timeout=timeout) if enabled else HeartbeatState.UNKNOWN
         if state == stored:
             continue
         verdicts.state_rows.append((state.value, connection_id))
@@ -113,7 +103,7 @@ def _judge(
                 (
                     connection_id,
                     ConnectionLog.EventType.HEARTBEAT_MISSED.value,
-                    f"No heartbeat for over {max(policy.heartbeat_timeout, 2 * interval):.0f} s"
+                    f"No heartbeat for over {connection.heartbeat_missing_after(timeout):.0f} s"
                     f" (last: {heard})",
                     adapt(now),
                 )
