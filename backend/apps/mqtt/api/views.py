@@ -17,11 +17,11 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from apps.mqtt import selectors
+from apps.mqtt.api.connection_serializer import ConnectionSerializer
 from apps.mqtt.api.filters import ConnectionFilter, ConnectionLogFilter, SensorFilter
 from apps.mqtt.api.permissions import IsStaffForWrites
 from apps.mqtt.api.serializers import (
     ConnectionLogSerializer,
-    ConnectionSerializer,
     ConnectionSummarySerializer,
     SensorSerializer,
     SiteSerializer,
