@@ -103,14 +103,12 @@ class MqttConnectionForm(forms.ModelForm):
         super().clean()
         cleaned = self.cleaned_data
         # Applied before the model's own clean(), which checks the key against the certificate.
-        if cleaned.get("clear_password"):
-            self.instance.set_password("")
-        elif cleaned.get("new_password"):
-            self.instance.set_password(cleaned["new_password"])
-        if cleaned.get("clear_client_key"):
-            self.instance.set_client_key("")
-        elif cleaned.get("new_client_key"):
-            self.instance.set_client_key(cleaned["new_client_key"].strip() + "\n")
+        self.instance.change_secrets(
+            password=cleaned.get("new_password"),
+            clear_password=bool(cleaned.get("clear_password")),
+            client_key=cleaned.get("new_client_key"),
+            clear_client_key=bool(cleaned.get("clear_client_key")),
+        )
         return cleaned
 
 

@@ -244,6 +244,25 @@ class MqttConnection(KeepsObservedState):
     def get_client_key(self) -> str:
         return crypto.decrypt(self.client_key_encrypted) if self.client_key_encrypted else ""
 
+    def change_secrets(
+        self,
+        *,
+        password: str | None = None,
+        clear_password: bool = False,
+        client_key: str | None = None,
+        clear_client_key: bool = False,
+    ) -> list[str]:
+        """Write-only secrets, as the admin and the API take them: blank keeps the stored one, a clear
+        removes it, a value replaces it. The model fields it changed."""
+        changed = []
+        if clear_password or password:
+            self.set_password("" if clear_password else password or "")
+            changed.append("password_encrypted")
+        if clear_client_key or client_key:
+            self.set_client_key("" if clear_client_key else (client_key or "").strip() + "\n")
+            changed.append("client_key_encrypted")
+        return changed
+
     @property
     def heartbeat_interval(self) -> float:
         """The interval the datalogger states, else the configured one."""

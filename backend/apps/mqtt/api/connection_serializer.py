@@ -188,18 +188,12 @@ class ConnectionSerializer(ModelSerializer):
             if name not in _NOT_COPIED:
                 setattr(connection, name, value)
                 changed.append(name)
-        if attrs.get("clear_password"):
-            connection.set_password("")
-            changed.append("password_encrypted")
-        elif attrs.get("password"):
-            connection.set_password(attrs["password"])
-            changed.append("password_encrypted")
-        if attrs.get("clear_client_key"):
-            connection.set_client_key("")
-            changed.append("client_key_encrypted")
-        elif attrs.get("client_key"):
-            connection.set_client_key(attrs["client_key"].strip() + "\n")
-            changed.append("client_key_encrypted")
+        changed += connection.change_secrets(
+            password=attrs.get("password"),
+            clear_password=bool(attrs.get("clear_password")),
+            client_key=attrs.get("client_key"),
+            clear_client_key=bool(attrs.get("clear_client_key")),
+        )
         return changed
 
     def create(self, validated_data: dict[str, Any]) -> MqttConnection:
