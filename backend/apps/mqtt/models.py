@@ -505,6 +505,18 @@ class SensorStatusChange(models.Model):
 class SystemInfo(models.Model):
     """The latest sys_info of a site's datalogger: parsed fields plus the raw payload."""
 
+    # The parsed fields (ingest writes them, the API shows them).
+    TEXT_FIELDS = ("hostname", "firmware_version", "ip_address")
+    NUMBER_FIELDS = (
+        "uptime_seconds",
+        "cpu_load",
+        "temperature_c",
+        "memory_total_bytes",
+        "memory_free_bytes",
+        "disk_total_bytes",
+        "disk_free_bytes",
+    )
+
     site = models.OneToOneField(Site, on_delete=models.CASCADE, related_name="system_info")
     hostname = models.CharField(max_length=255, blank=True)
     firmware_version = models.CharField(max_length=100, blank=True)

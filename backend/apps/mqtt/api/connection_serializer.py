@@ -124,15 +124,7 @@ class ConnectionSerializer(ModelSerializer):
             "has_client_key",
             "tls_insecure",
             "topics",
-            # Observed by the worker; read-only here.
-            "status",
-            "status_changed_at",
-            "last_connected_at",
-            "last_heartbeat_at",
-            "connection_errors",
-            "error_message",
-            "heartbeat_state",
-            "reported_heartbeat_interval",
+            *MqttConnection.OBSERVED_FIELDS,  # observed by the worker; read-only here
             "restart_requested_at",
             "created_at",
             "updated_at",

@@ -123,16 +123,8 @@ class SystemInfoSerializer(ModelSerializer):
         model = SystemInfo
         fields = [
             "site",
-            "hostname",
-            "firmware_version",
-            "ip_address",
-            "uptime_seconds",
-            "cpu_load",
-            "temperature_c",
-            "memory_total_bytes",
-            "memory_free_bytes",
-            "disk_total_bytes",
-            "disk_free_bytes",
+            *SystemInfo.TEXT_FIELDS,
+            *SystemInfo.NUMBER_FIELDS,
             "raw_data",
             "reported_at",
             "received_at",

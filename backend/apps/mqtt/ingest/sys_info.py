@@ -11,17 +11,10 @@ from django.db import connection as db
 from apps.mqtt.ingest.changes import ChangeSet
 from apps.mqtt.ingest.items import SysInfoItem
 from apps.mqtt.ingest.sql import datetime_adapter
+from apps.mqtt.models import SystemInfo
 
-_SYSINFO_TEXT = ("hostname", "firmware_version", "ip_address")
-_SYSINFO_NUMBERS = (
-    "uptime_seconds",
-    "cpu_load",
-    "temperature_c",
-    "memory_total_bytes",
-    "memory_free_bytes",
-    "disk_total_bytes",
-    "disk_free_bytes",
-)
+_SYSINFO_TEXT = SystemInfo.TEXT_FIELDS
+_SYSINFO_NUMBERS = SystemInfo.NUMBER_FIELDS
 
 
 def write_sys_infos(items: list[SysInfoItem], changes: ChangeSet) -> None:
