@@ -87,6 +87,16 @@ def heartbeat_state(
     return HeartbeatState.OK
 
 
+def default_retry_delay() -> int:
+    """New connections' first reconnection delay: MQTT_RECONNECT_DELAY."""
+    return int(settings.MQTT_SETTINGS["RECONNECT_DELAY"])
+
+
+def default_max_retry_delay() -> int:
+    """New connections' longest reconnection delay: MQTT_MAX_RECONNECT_DELAY."""
+    return int(settings.MQTT_SETTINGS["MAX_RECONNECT_DELAY"])
+
+
 class MqttConnection(KeepsObservedState):
     """How to reach one site's datalogger. ``enabled`` is the desired state, set by operators;
     ``status`` is the observed state, written by the MQTT worker only."""
@@ -146,12 +156,12 @@ class MqttConnection(KeepsObservedState):
         help_text="Failures in a row before the status turns to 'error' (retries go on).",
     )
     retry_delay = models.PositiveIntegerField(
-        default=5,
+        default=default_retry_delay,
         validators=[MinValueValidator(1), MaxValueValidator(3600)],
         help_text="First reconnection delay in seconds; it doubles (with jitter) up to the maximum.",
     )
     max_retry_delay = models.PositiveIntegerField(
-        default=300,
+        default=default_max_retry_delay,
         validators=[MinValueValidator(1), MaxValueValidator(86400)],
         help_text="Longest reconnection delay in seconds.",
     )
