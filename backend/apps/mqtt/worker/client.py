@@ -20,7 +20,14 @@ from apps.mqtt import metrics
 from apps.mqtt.ingest.items import ConnectionEvent, HeartbeatItem, RejectedItem, SysInfoItem, proves_alive
 from apps.mqtt.models import ConnectionLog, MqttConnection
 from apps.mqtt.parser import Heartbeat, MessageKind, SysInfo, foreign_topic, parse_message
-from apps.mqtt.worker.backoff import backoff_delay, certificate_rejected, describe, refused_credentials
+from apps.mqtt.worker.backoff import (
+    back_off,
+    backoff_delay,
+    certificate_rejected,
+    describe,
+    port_answers,
+    refused_credentials,
+)
 from apps.mqtt.worker.config import ConnectionConfig, build_tls_context
 from apps.mqtt.worker.writer import IngestSink
 
@@ -31,7 +38,8 @@ Event = ConnectionLog.EventType
 
 
 class ClientTask:
-    """One connection's life: connect, subscribe, read, reconnect with backoff."""
+    """One connection's life: connect, subscribe, read, reconnect with backoff (cut short when the
+    broker's port answers again after an outage)."""
 
     def __init__(
         self,
@@ -55,6 +63,8 @@ class ClientTask:
         self.status: str | None = None
         self.failures = 0
         self.credentials_refused = False
+        # When the next connection attempt is due (event-loop time) while backing off, else None.
+        self.retry_at: float | None = None
         self.stop_reason = "the worker is stopping"
 
     def _event(
@@ -97,15 +107,7 @@ class ClientTask:
                     self._failed(exc)
                 if self.credentials_refused:
                     return
-                delay = backoff_delay(
-                    self.failures,
-                    base=config.retry_delay,
-                    maximum=config.max_retry_delay,
-                    attempts=config.retry_attempts,
-                    rng=self._rng,
-                )
-                logger.info("%s: retrying in %.1f s", config.site_code, delay)
-                await asyncio.sleep(delay)
+                await self._wait_to_retry()
         except asyncio.CancelledError:
             if self.status == Status.CONNECTED:
                 self._event(
@@ -115,6 +117,28 @@ class ClientTask:
         finally:
             if self.status is not None:
                 metrics.CONNECTIONS.labels(self.status).dec()
+
+    async def _wait_to_retry(self) -> None:
+        """The backoff delay, cut short when the broker's port answers again after an outage (a
+        probe is no attempt: no status change, no log row)."""
+        config = self.config
+        delay = backoff_delay(
+            self.failures,
+            base=config.retry_delay,
+            maximum=config.max_retry_delay,
+            attempts=config.retry_attempts,
+            rng=self._rng,
+        )
+        logger.info("%s: retrying in %.1f s", config.site_code, delay)
+        self.retry_at = asyncio.get_running_loop().time() + delay
+        try:
+            if await back_off(delay, probe=self._probe, rng=self._rng):
+                logger.info("%s: %s answers again; connecting now", config.site_code, config.broker)
+        finally:
+            self.retry_at = None
+
+    async def _probe(self) -> bool:
+        return await port_answers(self.config.host, self.config.port)
 
     async def _session(self) -> None:
         config = self.config

@@ -93,7 +93,7 @@ def _judge(
             continue  # (re)starting: no verdict before the connection is up
         timeout = policy.heartbeat_timeout
         state = connection.heartbeat_state_at(now, timeout=timeout) if enabled else HeartbeatState.UNKNOWN
-        if state == stored:
+        if state == stored or (enabled and _stays_missing(stored, state)):
             continue
         verdicts.state_rows.append((state.value, connection_id))
         changes.site(site_id).connection["heartbeat_state"] = state.value
@@ -112,6 +112,13 @@ def _judge(
         elif not enabled:
             verdicts.sites_going_dark[site_id] = "monitoring disabled"
     return verdicts
+
+
+def _stays_missing(stored: str, state: HeartbeatState) -> bool:
+    """A missing heartbeat stays missing until a heartbeat arrives (the writer then logs
+    ``heartbeat_resumed``): a reconnection alone restarts the clock (``unknown``), but must not
+    erase the missing state, or the log would read "missed, missed" with no "resumed" between."""
+    return stored == HeartbeatState.MISSING and state == HeartbeatState.UNKNOWN
 
 
 def _sensors_going_dark(
