@@ -113,7 +113,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL", "")
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        # channels_redis' pub/sub layer, retrying once on a connection lost in a Redis blip.
+        "BACKEND": "apps.mqtt.realtime.layers.RedisChannelLayer",
         # The prefix keeps installs (and test runs) that share one Redis apart.
         "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_LAYER_PREFIX", "dlmon")},
     }
@@ -130,6 +131,9 @@ METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 # `run_mqtt` serves its own Prometheus metrics here (0: off).
 MQTT_WORKER_METRICS_PORT = env_int("MQTT_WORKER_METRICS_PORT", 0, minimum=0, maximum=65535)
 MQTT_WORKER_METRICS_ADDRESS = env_str("MQTT_WORKER_METRICS_ADDRESS", "127.0.0.1")
+# Where a worker stopped while the database is away leaves what it could not write (versioned JSON
+# files), written by the next worker that starts before anything else (apps/mqtt/worker/runtime.py).
+MQTT_SPOOL_DIR = Path(env_str("MQTT_SPOOL_DIR", str(VAR_DIR / "spool")))
 
 # The REST API (apps/mqtt/api/): token or session authentication, authenticated users only (each
 # endpoint also filters by the sites the user may see), pages of 50 (?page_size= up to 500).

@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -73,6 +74,12 @@ def database_url() -> str:
     if connection.vendor == "sqlite":
         return f"sqlite:///{settings['NAME']}"
     return f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+
+
+@pytest.fixture(autouse=True)
+def _private_spool(settings: Any, tmp_path: Path) -> None:
+    """Every worker of a test spools (and replays) in the test's own folder, never in var/."""
+    settings.MQTT_SPOOL_DIR = tmp_path / "worker-spool"
 
 
 @pytest.fixture
@@ -332,3 +339,90 @@ async def connected(conn: MqttConnection) -> None:
 async def publisher(system_broker: tuple[str, int]) -> AsyncIterator[aiomqtt.Client]:
     async with aiomqtt.Client(*system_broker, identifier=f"test-pub-{uuid.uuid4().hex[:8]}") as client:
         yield client
+
+
+# ---------------------------------------------------------------- a TCP proxy a test can cut
+
+
+class TcpProxy:
+    """A TCP proxy on 127.0.0.1:``port`` in front of ``target`` (PostgreSQL, Redis, a broker), run by
+    an asyncio loop in its own thread. ``cut()`` closes every connection and refuses new ones (the
+    port is closed), as a network outage or a restarted server would; ``restore()`` listens again
+    on the same port. The machine's shared services themselves are never touched."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="tcp-proxy", daemon=True)
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._thread.start()
+        self.restore()
+
+    def _call(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(10)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except (OSError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        try:
+            server_reader, server_writer = await asyncio.open_connection(*self.target)
+        except OSError:
+            client_writer.close()
+            return
+        self._writers |= {client_writer, server_writer}
+        try:
+            await asyncio.gather(
+                self._pipe(client_reader, server_writer), self._pipe(server_reader, client_writer)
+            )
+        finally:
+            self._writers -= {client_writer, server_writer}
+
+    async def _start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
+
+    async def _cut(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        for writer in list(self._writers):
+            transport = writer.transport
+            transport.abort()  # a reset, not a polite FIN: like a dead server or a broken network
+        self._writers.clear()
+
+    def cut(self) -> None:
+        self._call(self._cut())
+
+    def restore(self) -> None:
+        if self._server is None:
+            self._call(self._start())
+
+    def close(self) -> None:
+        self.cut()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()
+
+
+@pytest.fixture
+def tcp_proxy() -> Iterator[Callable[[tuple[str, int]], TcpProxy]]:
+    """``tcp_proxy((host, port))`` → a TcpProxy in front of that service, closed after the test."""
+    proxies: list[TcpProxy] = []
+
+    def make(target: tuple[str, int]) -> TcpProxy:
+        proxy = TcpProxy(target)
+        proxies.append(proxy)
+        return proxy
+
+    yield make
+    for proxy in proxies:
+        proxy.close()

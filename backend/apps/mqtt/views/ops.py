@@ -12,7 +12,7 @@ from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -22,29 +22,42 @@ logger = logging.getLogger(__name__)
 
 
 class DatabaseStateCollector(Collector):
-    """Gauges read from the database at scrape time, true whichever process runs the worker."""
+    """Gauges read from the database at scrape time, true whichever process runs the worker. Served by
+    the web's /metrics only (``WEB_REGISTRY``), never by the worker's own metrics server: the
+    worker's queue depth and write errors matter most while the database is away. Should the
+    database not answer, the scrape still succeeds, with ``database_up 0`` and no state gauges."""
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         # Without describe(), registering would call collect() and query the database at import.
+        yield GaugeMetricFamily("database_up", "")
         yield GaugeMetricFamily("mqtt_connections_by_status", "", labels=["status"])
         yield GaugeMetricFamily("sensors_by_status", "", labels=["status"])
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            connection_counts = dict(MqttConnection.objects.values_list("status").annotate(n=Count("id")))
+            sensor_counts = dict(SensorDevice.objects.values_list("status").annotate(n=Count("id")))
+        except DatabaseError as exc:
+            logger.warning("metrics: database unavailable (%s)", exc)
+            yield GaugeMetricFamily("database_up", "1 when the database answered this scrape", value=0)
+            return
+        yield GaugeMetricFamily("database_up", "1 when the database answered this scrape", value=1)
         connections = GaugeMetricFamily(
             "mqtt_connections_by_status", "MQTT connections by observed status (database)", labels=["status"]
         )
-        counts = dict(MqttConnection.objects.values_list("status").annotate(n=Count("id")))
         for status in MqttConnection.Status.values:
-            connections.add_metric([status], counts.get(status, 0))
+            connections.add_metric([status], connection_counts.get(status, 0))
         yield connections
         sensors = GaugeMetricFamily("sensors_by_status", "Sensors by status (database)", labels=["status"])
-        counts = dict(SensorDevice.objects.values_list("status").annotate(n=Count("id")))
         for status in SensorDevice.Status.values:
-            sensors.add_metric([status], counts.get(status, 0))
+            sensors.add_metric([status], sensor_counts.get(status, 0))
         yield sensors
 
 
-REGISTRY.register(DatabaseStateCollector())
+# The process's own metrics (REGISTRY: in the web process, those of the worker too when it runs
+# there) plus the database's state, for the web's /metrics only.
+WEB_REGISTRY = CollectorRegistry(auto_describe=True)
+WEB_REGISTRY.register(DatabaseStateCollector())
 
 
 def _authorised(request: HttpRequest) -> bool:
@@ -61,7 +74,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
         return HttpResponse(
             "a bearer token is required (METRICS_TOKEN)\n", status=401, content_type="text/plain"
         )
-    return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
+    body = generate_latest(REGISTRY) + generate_latest(WEB_REGISTRY)
+    return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 
 
 @require_GET

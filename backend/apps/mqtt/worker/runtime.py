@@ -1,30 +1,148 @@
 """The MQTT worker as one object that runs in an event loop: the writer thread, the supervisor, the
 broadcast of each committed change set, the listener for operators' nudges and the worker's own
-heartbeat row. `run_mqtt` runs it alone; the web server runs it in its loop in single-process mode."""
+heartbeat row. `run_mqtt` runs it alone; the web server runs it in its loop in single-process mode.
+
+Nothing queued is lost on a stop while the database is away: what the writers could not write is
+spooled to a file (``Spool``, in ``settings.MQTT_SPOOL_DIR``), and the next worker to start writes it
+before anything else. The file is versioned JSON, not pickle: a file that anyone who can write to
+var/ could turn into code execution at the next start is not a fair price, and JSON read back field
+by field against the item classes (unknown fields dropped, missing ones defaulted) survives an
+upgrade between the stop and the start, or refuses clearly (moved aside as ``.bad``, logged)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
+import enum
 import logging
 import os
+import re
 import socket
 import time
+import types
+import typing
 import uuid
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+import orjson
 from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
 from apps.mqtt.ingest.changes import ChangeSet
+from apps.mqtt.ingest.items import ConnectionEvent, HeartbeatItem, IngestItem, RejectedItem, SysInfoItem
 from apps.mqtt.models import WorkerHeartbeat
 from apps.mqtt.realtime.broadcast import CONTROL_GROUP, broadcast
 from apps.mqtt.worker.supervisor import MqttSupervisor
 from apps.mqtt.worker.writer import ShardedWriter
 
 logger = logging.getLogger(__name__)
+
+SPOOL_FORMAT = "dlmon-ingest-spool"
+SPOOL_VERSION = 1
+_ITEM_KINDS: dict[str, type[Any]] = {
+    kind.__name__: kind for kind in (HeartbeatItem, SysInfoItem, RejectedItem, ConnectionEvent)
+}
+
+
+def _decode(hint: Any, value: Any) -> Any:
+    """A JSON value back into the type a dataclass field declares (the items and the parser's
+    results: dataclasses, tuples of them, datetimes, enums, numbers, strings, raw JSON objects)."""
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        (hint,) = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+        return _decode(hint, value)
+    if origin is tuple:
+        return tuple(_decode(typing.get_args(hint)[0], element) for element in value)
+    if origin is dict or hint is Any:
+        return value
+    if dataclasses.is_dataclass(hint):
+        return _decode_dataclass(typing.cast(type[Any], hint), value)
+    if hint is dt.datetime:
+        return dt.datetime.fromisoformat(value)
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint(value)
+    if hint is float:
+        return float(value)
+    return value
+
+
+def _decode_dataclass(kind: type[Any], data: dict[str, Any]) -> Any:
+    hints = typing.get_type_hints(kind)
+    names = {field.name for field in dataclasses.fields(kind)}
+    return kind(**{name: _decode(hints[name], value) for name, value in data.items() if name in names})
+
+
+class Spool:
+    """Items a stopping worker could not write, one file per stop, written by the next start.
+
+    A worker claims the files it finds by renaming them (``….replaying``), so two workers starting
+    side by side never replay one file twice, and deletes them once their items are written. A
+    worker that dies during its replay leaves its ``.replaying`` files (logged at the next start):
+    their items may have been written in part, so they are not replayed by themselves."""
+
+    def __init__(self, folder: Path, worker_id: str) -> None:
+        self.folder = folder
+        self._name = re.sub(r"[^A-Za-z0-9_.-]", "_", worker_id)
+        self.claimed: list[Path] = []
+
+    def save(self, items: list[IngestItem]) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        document = {
+            "format": SPOOL_FORMAT,
+            "version": SPOOL_VERSION,
+            "written_at": timezone.now(),
+            "items": [{"kind": type(item).__name__, "item": item} for item in items],
+        }
+        path = self.folder / f"ingest-{time.time_ns()}-{self._name}.json"
+        temporary = path.with_suffix(".tmp")
+        with temporary.open("wb") as file:
+            file.write(orjson.dumps(document))
+            file.flush()
+            os.fsync(file.fileno())
+        temporary.replace(path)  # complete or absent, never half written
+        return path
+
+    def claim(self) -> list[IngestItem]:
+        """Every spooled item (oldest file first), each file renamed so no other worker takes it."""
+        if not self.folder.is_dir():
+            return []
+        for leftover in sorted(self.folder.glob("*.replaying")):
+            logger.error("spool file %s was left by a worker that died replaying it; not replayed", leftover)
+        items: list[IngestItem] = []
+        for path in sorted(self.folder.glob("ingest-*.json")):
+            claimed = path.with_name(f"{path.name}.{self._name}.replaying")
+            try:
+                path.rename(claimed)
+            except OSError:
+                continue  # another worker took it
+            try:
+                items += self._read(claimed)
+            except (OSError, ValueError, TypeError, KeyError) as exc:
+                logger.error("spool file %s is unreadable (%s); moved aside as .bad", path, exc)
+                claimed.rename(path.with_name(f"{path.name}.bad"))
+                continue
+            self.claimed.append(claimed)
+        return items
+
+    @staticmethod
+    def _read(path: Path) -> list[IngestItem]:
+        document = orjson.loads(path.read_bytes())
+        if document.get("format") != SPOOL_FORMAT or document.get("version") != SPOOL_VERSION:
+            raise ValueError(f"format {document.get('format')!r} version {document.get('version')!r}")
+        return [_decode_dataclass(_ITEM_KINDS[entry["kind"]], entry["item"]) for entry in document["items"]]
+
+    def release(self) -> None:
+        """The claimed files' items are written (or spooled again): delete the files."""
+        for path in self.claimed:
+            path.unlink(missing_ok=True)
+        self.claimed = []
 
 
 class MqttWorker:
@@ -36,11 +154,15 @@ class MqttWorker:
         layer: BaseChannelLayer | None = None,
         idle_wait: float = 0.1,
         sweep_interval: float = 2.0,
+        spool_dir: Path | None = None,
+        replay_wait: float = 10.0,
     ) -> None:
         self._clock = clock
         self._layer = layer if layer is not None else get_channel_layer()
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._started_at = clock()
+        self.spool = Spool(spool_dir or settings.MQTT_SPOOL_DIR, self.worker_id)
+        self._replay_wait = replay_wait
         self.writer = ShardedWriter(
             settings.MQTT_SETTINGS["INGEST_WRITERS"],
             on_change=self._on_change,
@@ -58,7 +180,12 @@ class MqttWorker:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        spooled = await asyncio.to_thread(self.spool.claim)
+        for item in spooled:  # first in the queues: written before anything this worker receives
+            self.writer.submit(item)
         self.writer.start()
+        if spooled:
+            await self._replay(len(spooled))
         self._tasks = [asyncio.create_task(self.supervisor.run(), name="mqtt-supervisor")]
         if self._layer is not None:
             self._tasks.append(asyncio.create_task(self._listen_for_nudges(), name="mqtt-control"))
@@ -75,7 +202,30 @@ class MqttWorker:
             await asyncio.wait(self._tasks, timeout=3.0)
         # Whatever is left of the budget goes to the writer, so a flush in progress can commit.
         await asyncio.to_thread(self.writer.stop, max(1.0, deadline - time.monotonic()))
+        await asyncio.to_thread(self._spool_unwritten)
         logger.info("MQTT worker %s stopped", self.worker_id)
+
+    async def _replay(self, count: int) -> None:
+        """Wait (up to ``replay_wait``) for the spooled items to be written, then delete their files.
+        Should the database still be away, the clients start anyway (their items queue behind the
+        spooled ones), and the files stay until a stop spools whatever is left again."""
+        logger.info("writing %d items spooled by a worker stopped while the database was away", count)
+        for _ in range(max(1, int(self._replay_wait / 0.05))):
+            if self.writer.drained:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            logger.warning("spooled items not written yet (database away?); their files are kept")
+            return
+        await asyncio.to_thread(self.spool.release)
+        logger.info("spooled items written")
+
+    def _spool_unwritten(self) -> None:
+        unwritten = self.writer.unwritten()
+        if unwritten:
+            path = self.spool.save(unwritten)
+            logger.warning("database away: %d unwritten items spooled to %s", len(unwritten), path)
+        self.spool.release()  # what they held is written, or in the file just saved
 
     async def wait(self) -> None:
         """Until the supervisor ends (it runs until stop())."""

@@ -5,7 +5,9 @@ call happens here.
 
 The heartbeat queue is bounded: under overload a site's newer heartbeat supersedes its unwritten older
 one (counted in ``ingest_dropped_total``). Connection events and sys_info are few and never dropped.
-A database outage does not lose the queue: the batch is retried with backoff until it is written.
+A database outage does not lose the queue: the batch is retried with backoff until it is written;
+a writer stopped while the database is away leaves its queue to ``unwritten()`` (the worker spools
+it to a file and writes it at its next start, worker/runtime.py).
 
 ``ShardedWriter`` runs several of them, each owning the sites whose id modulo their number is its
 own: a site's items stay in order in one writer, while PostgreSQL runs the writers' transactions
@@ -74,6 +76,8 @@ class IngestWriter:
         self._reported_depth = 0  # this writer's share of the queue-depth gauge
         self._latest_by_site: dict[int, int] = {}  # site id → index of its unwritten heartbeat
         self._stopping = False
+        self._stop_requested = threading.Event()  # wakes a retry backoff at once on stop
+        self._in_hand = 0  # items taken from the queue and not yet written (or put back)
         self._thread: threading.Thread | None = None
         self._last_sweep = 0.0
         self.last_tick: float | None = None  # monotonic time of the last loop turn (worker alive)
@@ -115,6 +119,12 @@ class IngestWriter:
         with self._cond:
             return len(self._pending)
 
+    @property
+    def drained(self) -> bool:
+        """Everything submitted so far is written (or was refused by the database, logged)."""
+        with self._cond:
+            return not self._pending and not self._in_hand
+
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
@@ -131,6 +141,7 @@ class IngestWriter:
     def request_stop(self) -> None:
         with self._cond:
             self._stopping = True
+            self._stop_requested.set()
             self._cond.notify()
 
     def join(self, timeout: float) -> None:
@@ -141,6 +152,15 @@ class IngestWriter:
                     "ingest writer did not finish within %.1f s; %d items unwritten", timeout, self.pending
                 )
 
+    def unwritten(self) -> list[IngestItem]:
+        """After ``stop()``: take what is still queued (the database was away), oldest first. A
+        batch the thread may still be retrying (it did not finish in time) is not among them."""
+        with self._cond:
+            items = [item for item in self._pending if item is not None]
+            self._pending = []
+            self._reindex()
+            return items
+
     # ------------------------------------------------------------------ the thread
 
     def _take(self) -> list[IngestItem]:
@@ -149,6 +169,7 @@ class IngestWriter:
                 self._cond.wait(self._idle_wait)
             batch = [item for item in self._pending[: self._max_batch] if item is not None]
             self._pending = self._pending[self._max_batch :]
+            self._in_hand = len(batch)
             self._reindex()
             return batch
 
@@ -200,12 +221,14 @@ class IngestWriter:
                             "stopping with the database away: %d items unwritten", len(self._pending)
                         )
                         break
-                time.sleep(backoff)
+                self._stop_requested.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
             except Exception:
                 # A bug must not stop the thread: every later heartbeat would be lost unseen.
                 metrics.WRITE_ERRORS.labels("unexpected").inc()
                 logger.exception("writer step failed; going on")
+            with self._cond:
+                self._in_hand = 0  # written, put back at the front, or (a bug) logged
             self._sweep_when_due()
         with self._cond:  # what is left unwritten (logged above) leaves the gauge with the thread
             metrics.QUEUE_DEPTH.inc(-self._reported_depth)
@@ -291,9 +314,16 @@ class ShardedWriter:
     def pending(self) -> int:
         return sum(writer.pending for writer in self.writers)
 
+    @property
+    def drained(self) -> bool:
+        return all(writer.drained for writer in self.writers)
+
     def start(self) -> None:
         for writer in self.writers:
             writer.start()
+
+    def unwritten(self) -> list[IngestItem]:
+        return [item for writer in self.writers for item in writer.unwritten()]
 
     def stop(self, timeout: float = 4.0) -> None:
         """Stop every writer at once (each flushes what it holds), all within ``timeout`` seconds."""
