@@ -262,6 +262,27 @@ def _mqtt_settings() -> dict[str, int]:
 
 
 MQTT_SETTINGS = _mqtt_settings()
+# Sensors a site may have: new device names beyond it are rejected and counted (a publisher on a
+# site's topic cannot make sensors without limit); the existing ones keep working.
+MQTT_MAX_SENSORS_PER_SITE = env_int("MQTT_MAX_SENSORS_PER_SITE", 1000, minimum=1, maximum=100_000)
+
+
+def _client_id_instance(value: str) -> str:
+    """The install's part of every MQTT client id (``<prefix>_<instance>_<site id>``), so two installs
+    sharing a broker never use one client id (the broker would close one for the other, in a loop).
+    By default a hash of SECRET_KEY and the database's name: both stable across restarts and shared
+    by every process of one install, and SECRET_KEY differs between installs (the name alone would
+    not: every install may call its database ``dlmon``; with the development key, the name tells
+    two checkouts apart). Only the 8 hex digits of a hash are used, which reveal nothing of the key."""
+    if not value:
+        source = f"mqtt-client-id:{SECRET_KEY}:{DATABASES['default']['NAME']}"
+        return hashlib.sha256(source.encode()).hexdigest()[:8]
+    if not (len(value) <= 32 and value.isascii() and value.replace(".", "").replace("-", "").isalnum()):
+        raise ValueError("use 1 to 32 letters, digits, '.' or '-'")
+    return value
+
+
+MQTT_CLIENT_ID_INSTANCE = env_parsed("MQTT_CLIENT_ID_INSTANCE", "", _client_id_instance, "client id part")
 
 
 def _log_level(value: str) -> str:

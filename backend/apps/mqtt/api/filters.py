@@ -10,6 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
+from django_filters.widgets import BooleanWidget
 
 from apps.mqtt.models import ConnectionLog, MqttConnection, SensorDevice
 
@@ -54,12 +55,39 @@ class IntegerFilter(filters.NumberFilter):
     field_class = _IdField
 
 
+class _StrictBooleanWidget(BooleanWidget):
+    """django-filter's widget reads an unknown value as "no filter" (``?enabled=garbage`` listed
+    everything); this one hands it to the field as text, to be refused."""
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> object:
+        value = super().value_from_datadict(data, files, name)
+        raw = data.get(name)
+        return raw if value is None and raw not in (None, "") else value
+
+
+class _StrictBooleanField(forms.NullBooleanField):
+    def to_python(self, value: object) -> bool | None:  # type: ignore[override]  # as NullBooleanField
+        if isinstance(value, str) and value:  # what the widget did not recognise
+            raise ValidationError("Enter true or false (or 1 or 0).", code="invalid")
+        return super().to_python(value)
+
+
+class BooleanFilter(filters.BooleanFilter):
+    """true / false / 1 / 0 (any case); anything else is a 400, an absent or empty value no filter."""
+
+    field_class = _StrictBooleanField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", _StrictBooleanWidget)
+        super().__init__(*args, **kwargs)
+
+
 class SensorFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(
         choices=SensorDevice.Status.choices,
         help_text="Only sensors in these states (repeat the parameter for several).",
     )
-    is_active = filters.BooleanFilter(help_text="Only active (true) or inactive (false) sensors.")
+    is_active = BooleanFilter(help_text="Only active (true) or inactive (false) sensors.")
 
     class Meta:
         model = SensorDevice
@@ -70,7 +98,7 @@ class ConnectionFilter(filters.FilterSet):
     # An id filter, not a choice of sites: an unknown id and another customer's site both give an
     # empty list, so the filter cannot tell whether a site exists.
     site = IntegerFilter(field_name="site", help_text="Only this site's connection (site id).")
-    enabled = filters.BooleanFilter(help_text="Only enabled (true) or disabled (false) connections.")
+    enabled = BooleanFilter(help_text="Only enabled (true) or disabled (false) connections.")
     status = filters.MultipleChoiceFilter(
         choices=MqttConnection.Status.choices,
         help_text="Only connections in these observed states (repeat the parameter for several).",

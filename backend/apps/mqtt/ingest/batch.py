@@ -38,11 +38,10 @@ def write_batch(items: Sequence[IngestItem], *, now: dt.datetime, policy: Ingest
     with transaction.atomic():
         if events:
             write_connection_events(events, changes)
-        if heartbeats:
-            write_heartbeats(heartbeats, now=now, policy=policy, changes=changes)
+        refused = write_heartbeats(heartbeats, now=now, policy=policy, changes=changes) if heartbeats else {}
         if sys_infos:
             write_sys_infos(sys_infos, changes)
-        issues = collect_rejections(rejected, heartbeats, sys_infos)
+        issues = collect_rejections(rejected, heartbeats, sys_infos, refused, policy.max_sensors_per_site)
         if issues:
             write_rejections(issues)
     return changes

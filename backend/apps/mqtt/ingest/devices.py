@@ -1,11 +1,12 @@
 """The sensors of a flush's sites: loaded in one ``SELECT`` (devices seen for the first time are
-registered with one ``INSERT … ON CONFLICT DO NOTHING`` and loaded again), in the form the flush
-compares and writes, never as ORM objects."""
+registered with one ``INSERT … ON CONFLICT DO NOTHING`` and loaded again, as long as their site is
+under its sensor cap), in the form the flush compares and writes, never as ORM objects."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection as db
@@ -131,26 +132,69 @@ def _load(site_ids: Iterable[int]) -> dict[int, dict[str, Device]]:
     return by_site
 
 
+@dataclass(slots=True)
+class Refused:
+    """New device names of one site and topic that a flush did not register: the site was at its
+    sensor cap (``IngestPolicy.max_sensors_per_site``). Their readings are dropped and counted."""
+
+    readings: int
+    sample: str  # the first refused name, for the tally's detail
+    at: dt.datetime
+
+
 def load_devices(
-    items: list[HeartbeatItem], *, now: dt.datetime, adapt: Callable[[dt.datetime], Any]
-) -> dict[int, dict[str, Device]]:
+    items: list[HeartbeatItem], *, now: dt.datetime, adapt: Callable[[dt.datetime], Any], cap: int
+) -> tuple[dict[int, dict[str, Device]], dict[tuple[int, str], Refused]]:
     """Site id → device name → the device, for every sensor of the heartbeats' sites; a device
-    named in a heartbeat for the first time is registered (offline, until this flush says)."""
+    named in a heartbeat for the first time is registered (offline, until this flush says) while
+    its site has fewer than ``cap`` sensors. The names refused at the cap, per (site id, topic),
+    are returned beside: their readings are not written (the site's known sensors are)."""
     site_ids = {item.site_id for item in items}
     devices = _load(site_ids)
-    unknown = {
-        (item.site_id, reading.device_name)
-        for item in items
-        for reading in item.heartbeat.readings
-        if reading.device_name not in devices.get(item.site_id, {})
-    }
-    if unknown:
+    for item in items:
+        known = devices.get(item.site_id, {})
+        if any(reading.device_name not in known for reading in item.heartbeat.readings):
+            break
+    else:  # the steady state: every name known
+        return devices, {}
+    admitted, refused = _admit(items, devices, cap)
+    if admitted:
         with db.cursor() as cursor:
             stamp = adapt(now)
             write_rows(
                 cursor,
                 REGISTER_DEVICES,
-                [(site_id, name, "", True, OFFLINE, 0, 0, 0, stamp, stamp) for site_id, name in unknown],
+                [(site_id, name, "", True, OFFLINE, 0, 0, 0, stamp, stamp) for site_id, name in admitted],
             )
         devices = _load(site_ids)
-    return devices
+    return devices, refused
+
+
+def _admit(
+    items: list[HeartbeatItem], devices: dict[int, dict[str, Device]], cap: int
+) -> tuple[list[tuple[int, str]], dict[tuple[int, str], Refused]]:
+    """The new names to register, in the order they arrive, while each site has room under the
+    cap; the rest refused. Only a flush with new names comes here, so only it pays for this."""
+    admitted: dict[tuple[int, str], None] = {}  # an ordered set
+    room: dict[int, int] = {}
+    refused: dict[tuple[int, str], Refused] = {}
+    for item in items:
+        site_id = item.site_id
+        known = devices.get(site_id, {})
+        left = room.get(site_id, cap - len(known))
+        for reading in item.heartbeat.readings:
+            name = reading.device_name
+            if name in known or (site_id, name) in admitted:
+                continue
+            if left > 0:
+                admitted[(site_id, name)] = None
+                left -= 1
+                continue
+            held = refused.get((site_id, item.topic))
+            if held is None:
+                refused[(site_id, item.topic)] = Refused(1, name, item.received_at)
+            else:
+                held.readings += 1
+                held.at = item.received_at
+        room[site_id] = left
+    return list(admitted), refused

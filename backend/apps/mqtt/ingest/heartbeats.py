@@ -1,10 +1,16 @@
 """Heartbeats → the ring of readings, the sensors' counters and states, the connections' heartbeat
 fields, with one statement of each kind per flush whatever the number of heartbeats and sensors.
 
-A reading whose ts equals the newest stored one is a repeat: counted, not stored (the sensor is stale
-once its ts has stood still longer than the policy allows). A sensor missing from
-``max_consecutive_misses`` heartbeats in a row goes offline. A retained heartbeat older than the
-timeout (``proves_alive=False``) stores its readings but does not make the site look alive."""
+Readings are ordered by their ts: a reading whose ts equals the newest stored one is a repeat, and
+one whose ts is older (a datalogger replaying its buffer after a reconnect) is a replay; both are
+counted, not stored, and not sent as new readings (the sensor is stale once its ts has stood still
+longer than the policy allows). A replay newer than the ring's oldest reading is dropped too, not
+inserted in order: the ring is the sensor's last readings for display, not its history, and
+inserting in the middle would need the ring's oldest ts per sensor on this hot path and a delta
+that inserts in the middle of the clients' readings; by the time it arrives, a newer one is shown.
+A sensor missing from ``max_consecutive_misses`` heartbeats in a row goes offline. A retained
+heartbeat older than the timeout (``proves_alive=False``) stores its readings but does not make the
+site look alive. New device names beyond the site's sensor cap are refused (ingest/devices.py)."""
 
 from __future__ import annotations
 
@@ -14,10 +20,11 @@ from operator import attrgetter
 from typing import Any
 
 from django.db import connection as db
+from prometheus_client import Counter
 
 from apps.mqtt import metrics
 from apps.mqtt.ingest.changes import ChangeSet, SiteChanges
-from apps.mqtt.ingest.devices import Device, load_devices, seconds_since, ts_key_function
+from apps.mqtt.ingest.devices import Device, Refused, load_devices, seconds_since, ts_key_function
 from apps.mqtt.ingest.items import HeartbeatItem
 from apps.mqtt.ingest.policy import OFFLINE, ONLINE, STALE, IngestPolicy
 from apps.mqtt.ingest.sql import (
@@ -41,6 +48,12 @@ _READING_VALUES = attrgetter(*READING_COLUMNS)
 
 _iso_memo: dict[dt.datetime, str] = {}
 
+# Beside READINGS_REPEATED (apps/mqtt/metrics.py): readings older than the newest stored one.
+READINGS_REPLAYED = Counter(
+    "ingest_readings_replayed_total",
+    "Readings older than the sensor's newest stored one (a replayed buffer): counted, not stored",
+)
+
 
 def _iso(moment: dt.datetime) -> str:
     """ISO text of a reading's time; the sensors of a heartbeat share it, so it is memoised (the
@@ -55,9 +68,11 @@ def _iso(moment: dt.datetime) -> str:
 
 def write_heartbeats(
     items: list[HeartbeatItem], *, now: dt.datetime, policy: IngestPolicy, changes: ChangeSet
-) -> None:
+) -> dict[tuple[int, str], Refused]:
+    """Write the heartbeats; returns the new device names refused at the sites' sensor cap, per
+    (site id, topic), for the rejection tallies."""
     adapt = datetime_adapter()
-    devices = load_devices(items, now=now, adapt=adapt)
+    devices, refused = load_devices(items, now=now, adapt=adapt, cap=policy.max_sensors_per_site)
     flush = _HeartbeatFlush(now=now, policy=policy, changes=changes, adapt=adapt)
     for item in items:
         flush.add(item, devices.get(item.site_id, {}))
@@ -69,6 +84,9 @@ def write_heartbeats(
             cursor.executemany(INSERT_LOG_SQL, resumed_logs)
     metrics.READINGS_STORED.inc(flush.stored)
     metrics.READINGS_REPEATED.inc(flush.repeated)
+    if flush.replayed:
+        READINGS_REPLAYED.inc(flush.replayed)
+    return refused
 
 
 class _HeartbeatFlush:
@@ -85,6 +103,7 @@ class _HeartbeatFlush:
         "policy",
         "readings",
         "repeated",
+        "replayed",
         "stored",
         "transitions",
         "ts_key",
@@ -105,7 +124,7 @@ class _HeartbeatFlush:
         self.filled: set[tuple[int, int]] = set()  # ring slots that already hold a reading
         self.transitions: list[tuple[Any, ...]] = []
         self.connection_rows: dict[int, tuple[Any, ...]] = {}
-        self.stored = self.repeated = 0
+        self.stored = self.repeated = self.replayed = 0
 
     def add(self, item: HeartbeatItem, site_devices: dict[str, Device]) -> None:
         site = self.changes.site(item.site_id)
@@ -127,8 +146,9 @@ class _HeartbeatFlush:
     def _add_readings(
         self, item: HeartbeatItem, site: SiteChanges, site_devices: dict[str, Device]
     ) -> set[str]:
-        """The hot loop, once per listed sensor: its reading into the ring (a repeat is counted, not
-        stored), its status, and its state for the broadcast. Returns the names listed."""
+        """The hot loop, once per listed sensor: its reading into the ring when its ts is the newest
+        (a repeat or a replay is counted, not stored), its status, and its state for the broadcast.
+        Returns the names listed."""
         adapt, ts_key, now, json_value = self.adapt, self.ts_key, self.now, self.json_value
         retention, stale_after = self.policy.retention, self.policy.stale_after
         readings, filled, transition, sensors = self.readings, self.filled, self._transition, site.sensors
@@ -137,10 +157,13 @@ class _HeartbeatFlush:
         received = item.received_at
         received_db = adapt(received)
         received_iso = received.isoformat()
+        device_named = site_devices.get
         listed: set[str] = set()
-        stored = repeated = 0
+        stored = repeated = replayed = 0
         for reading in item.heartbeat.readings:
-            device = site_devices[reading.device_name]
+            device = device_named(reading.device_name)
+            if device is None:  # a new name refused at the site's sensor cap (ingest/devices.py)
+                continue
             listed.add(device.name)
             device.touched = True
             if alive:
@@ -150,17 +173,9 @@ class _HeartbeatFlush:
                 device.last_seen_iso = received_iso
             ts_db = adapt(reading.ts)
             key = ts_db if ts_key is None else ts_key(reading.ts)
-            values = reading_values(reading)
-            repeat = reading.ts_from_payload and device.ts_key == key
+            newest = device.ts_key
             new_readings: list[dict[str, Any]] = []
-            if repeat:
-                repeated += 1
-                frozen_for = seconds_since(device.since, now)
-                new_status = STALE if frozen_for > stale_after else ONLINE
-                reason = (
-                    f"ts has not advanced for {frozen_for:.0f} s" if new_status == STALE else "ts advancing"
-                )
-            else:
+            if newest is None or key > newest or (key == newest and not reading.ts_from_payload):
                 stored += 1
                 slot = device.seq % retention
                 if device.seq >= retention:
@@ -170,6 +185,7 @@ class _HeartbeatFlush:
                 device.last_reading_ts = ts_db
                 device.last_reading_at = received_db
                 device.last_reading_iso = received_iso
+                values = reading_values(reading)
                 new_readings.append(reading_state(_iso(reading.ts), received_iso, values))
                 readings[(device.id, slot)] = (
                     ts_db,
@@ -180,6 +196,12 @@ class _HeartbeatFlush:
                     slot,
                 )
                 new_status, reason = ONLINE, "listed in heartbeat"
+            else:  # a repeat (the same ts) or a replay (older): the ts has not advanced
+                if key < newest:
+                    replayed += 1
+                else:
+                    repeated += 1
+                new_status, reason = _not_advanced(device, now, stale_after)
             if alive and device.status != new_status:
                 transition(device, site, new_status, reason, received)
             # The sensor as the real-time pages get it (apps/mqtt/sensor_shape.py), ready for JSON.
@@ -200,6 +222,7 @@ class _HeartbeatFlush:
             sensors[device.name] = state if held is None else merge_sensor_states(held, state, retention)
         self.stored += stored
         self.repeated += repeated
+        self.replayed += replayed
         return listed
 
     def _count_misses(
@@ -272,6 +295,15 @@ class _HeartbeatFlush:
             write_rows(cursor, INSERT_STATUS_CHANGES, self.transitions)
         if self.connection_rows:
             cursor.executemany(UPDATE_CONNECTION_HEARTBEATS_SQL, list(self.connection_rows.values()))
+
+
+def _not_advanced(device: Device, now: dt.datetime, stale_after: float) -> tuple[str, str]:
+    """The status of a listed sensor whose ts has not advanced (a repeat or a replay): stale once it
+    has stood still longer than ``stale_after`` seconds, on the server's clock."""
+    frozen_for = seconds_since(device.since, now)
+    if frozen_for > stale_after:
+        return STALE, f"ts has not advanced for {frozen_for:.0f} s"
+    return ONLINE, "ts advancing"
 
 
 def _resume_heartbeats(

@@ -1,5 +1,6 @@
 """The rules a flush applies: the ring's size, misses before a sensor is offline, how long a listed
-sensor's ts may stand still before it is stale; and the sensor states as the SQL writes them."""
+sensor's ts may stand still before it is stale, how many sensors a site may have; and the sensor
+states as the SQL writes them."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ class IngestPolicy:
     retention: int = 3
     max_consecutive_misses: int = 3
     stale_after: float = 30.0  # seconds a listed sensor's ts may stand still before it is stale
+    # New device names of a site beyond this many sensors are rejected (counted), never registered.
+    max_sensors_per_site: int = 1000
 
     @classmethod
     def from_settings(cls) -> IngestPolicy:
@@ -29,4 +32,5 @@ class IngestPolicy:
             retention=mqtt["SENSOR_DATA_RETENTION"],
             max_consecutive_misses=mqtt["MAX_CONSECUTIVE_MISSES"],
             stale_after=float(mqtt["HEARTBEAT_TIMEOUT"]),
+            max_sensors_per_site=settings.MQTT_MAX_SENSORS_PER_SITE,
         )

@@ -1,5 +1,6 @@
-"""Rejected messages and item issues → one tally per (site, topic, reason) per flush, upserted into
-``RejectedMessage`` with a count and the last sample; each also counted in the metrics."""
+"""Rejected messages, item issues and new sensors refused at a site's cap → one tally per (site,
+topic, reason) per flush, upserted into ``RejectedMessage`` with a count and the last sample; each
+also counted in the metrics."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ from dataclasses import dataclass
 from django.db import connection as db
 
 from apps.mqtt import metrics
+from apps.mqtt.ingest.devices import Refused
 from apps.mqtt.ingest.items import HeartbeatItem, RejectedItem, SysInfoItem
 from apps.mqtt.ingest.sql import datetime_adapter
 from apps.mqtt.parser import ItemIssue
 
 _SAMPLE_CHARS = 500
+# The reason of a reading whose new device name its site had no room for (MQTT_MAX_SENSORS_PER_SITE);
+# the parser's own too_many_sensors is the per-message limit.
+SITE_SENSOR_CAP = "site_sensor_cap"
 
 
 @dataclass(slots=True)
@@ -26,17 +31,23 @@ class RejectionTally:
 
 
 def collect_rejections(
-    rejected: list[RejectedItem], heartbeats: list[HeartbeatItem], sys_infos: list[SysInfoItem]
+    rejected: list[RejectedItem],
+    heartbeats: list[HeartbeatItem],
+    sys_infos: list[SysInfoItem],
+    refused: dict[tuple[int, str], Refused] | None = None,
+    cap: int = 0,
 ) -> dict[tuple[int, str, str], RejectionTally]:
     tallies: dict[tuple[int, str, str], RejectionTally] = {}
 
-    def count(site_id: int, topic: str, reason: str, detail: str, sample: str, at: dt.datetime) -> None:
+    def count(
+        site_id: int, topic: str, reason: str, detail: str, sample: str, at: dt.datetime, n: int = 1
+    ) -> None:
         key = (site_id, topic[:255], reason)
         tally = tallies.get(key)
         if tally is None:
-            tallies[key] = RejectionTally(1, detail, sample, at, at)
+            tallies[key] = RejectionTally(n, detail, sample, at, at)
         else:
-            tally.count += 1
+            tally.count += n
             tally.detail, tally.sample, tally.last = detail, sample, at
 
     for item in rejected:
@@ -59,6 +70,13 @@ def collect_rejections(
             metrics.ITEMS_REJECTED.labels(reason).inc()
             where = " ".join(part for part in (issue.device_name, issue.field) if part)
             count(site_id, topic, reason, f"{where}: {issue.detail}" if where else issue.detail, "", at)
+    for (site_id, topic), refusal in (refused or {}).items():
+        metrics.ITEMS_REJECTED.labels(SITE_SENSOR_CAP).inc(refusal.readings)
+        detail = (
+            f"{refusal.sample}: the site has its {cap} sensors (MQTT_MAX_SENSORS_PER_SITE);"
+            " readings of new device names are not stored"
+        )
+        count(site_id, topic, SITE_SENSOR_CAP, detail, "", refusal.at, refusal.readings)
     return tallies
 
 

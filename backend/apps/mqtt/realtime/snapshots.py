@@ -1,6 +1,8 @@
 """The state of one site as a real-time client first sees it: the ``snapshot`` sent on connect, which
-the deltas of realtime/broadcast.py then keep current. A fixed number of queries whatever the sensor
-count."""
+the deltas of realtime/broadcast.py then keep current. Six queries whatever the sensor count, and
+bounded: at most ``MQTT_MAX_SENSORS_PER_SITE`` sensors (by name; the ingest refuses new ones beyond it,
+so only a cap lowered later or sensors added by hand reach it), with ``sensors_truncated`` saying so;
+the counts are always the whole site's."""
 
 from __future__ import annotations
 
@@ -8,12 +10,12 @@ import datetime as dt
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch
 from django.utils import timezone
 
 from apps.mqtt.models import MqttConnection, SensorData, SensorDevice, SystemInfo
+from apps.mqtt.selectors import sensor_counts_of_sites
 from apps.mqtt.sensor_shape import iso as _iso
-from apps.mqtt.sensor_shape import sensor_counts, sensor_state_of
+from apps.mqtt.sensor_shape import sensor_state_of
 from apps.sites.models import Site
 
 _CONNECTION_FIELDS = (
@@ -33,13 +35,18 @@ def site_snapshot(site_id: int) -> dict[str, Any]:
     mqtt = settings.MQTT_SETTINGS
     site = Site.objects.get(pk=site_id)
     connection = MqttConnection.objects.filter(site_id=site_id).first()
-    sensors = list(
-        SensorDevice.objects.filter(site_id=site_id)
-        .order_by("device_name")
-        .prefetch_related(Prefetch("readings", queryset=SensorData.objects.order_by("-timestamp")))
-    )
+    cap = settings.MQTT_MAX_SENSORS_PER_SITE
+    listed = SensorDevice.objects.filter(site_id=site_id).order_by("device_name")[:cap]
+    sensors = list(listed)
+    # The listed sensors' readings in one query: a subquery, not a list of ids (which could exceed
+    # SQLite's limit on parameters), newest first.
+    readings: dict[int, list[SensorData]] = {sensor.pk: [] for sensor in sensors}
+    for reading in SensorData.objects.filter(sensor_device__in=listed.values("pk")).order_by("-timestamp"):
+        held = readings.get(reading.sensor_device_id)
+        if held is not None:  # None: a sensor registered since the sensors were read
+            held.append(reading)
     info = SystemInfo.objects.filter(site_id=site_id).first()
-    counts = sensor_counts(sensor.status for sensor in sensors)
+    counts = sensor_counts_of_sites([site_id])[site_id]
     return {
         "site": {"id": site.pk, "name": site.name, "code": site.code, "time_zone": site.time_zone},
         "connection": None
@@ -52,8 +59,8 @@ def site_snapshot(site_id: int) -> dict[str, Any]:
             },
             "heartbeat_interval": connection.heartbeat_interval,
         },
-        # prefetched, newest first
-        "sensors": [sensor_state_of(sensor, sensor.readings.all()) for sensor in sensors],
+        "sensors": [sensor_state_of(sensor, readings[sensor.pk]) for sensor in sensors],
+        "sensors_truncated": counts["total"] > len(sensors),
         "sensor_counts": counts,
         "system_info": None
         if info is None
