@@ -26,6 +26,11 @@ DROPPED = Counter(
     "Heartbeats dropped before writing: superseded by a newer one of the same site under overload",
     ["reason"],
 )
+SPOOLED = Counter(
+    "ingest_spooled_items_total",
+    "Items a worker stopped while the database was away saved to its spool file (MQTT_SPOOL_DIR)",
+)
+REPLAYED = Counter("ingest_replayed_items_total", "Spooled items a starting worker put first in its queue")
 WRITE_ERRORS = Counter("ingest_write_errors_total", "Failed batch writes (retried or bisected)", ["kind"])
 CONNECTIONS = Gauge("mqtt_connections", "This worker's MQTT clients by observed status", ["status"])
 WEBSOCKET_CLIENTS = Gauge("websocket_clients", "Open WebSocket connections", ["kind"])

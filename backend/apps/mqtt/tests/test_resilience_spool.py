@@ -17,7 +17,7 @@ from apps.mqtt.ingest.items import ConnectionEvent, IngestItem, RejectedItem, Sy
 from apps.mqtt.models import ConnectionLog, MqttConnection, SensorDevice
 from apps.mqtt.parser import Rejection, SysInfo, parse_message
 from apps.mqtt.parser.types import RejectReason
-from apps.mqtt.tests.conftest import T0, beat
+from apps.mqtt.tests.conftest import T0, Worker, beat, eventually, free_port
 from apps.mqtt.worker.runtime import MqttWorker, Spool
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -73,6 +73,10 @@ def test_a_spool_file_of_another_version_is_moved_aside_not_replayed(tmp_path: P
     assert [path.name for path in tmp_path.iterdir()] == ["ingest-1-old.json.bad"]
 
 
+def _status(conn: MqttConnection) -> str:
+    return MqttConnection.objects.values_list("status", flat=True).get(pk=conn.pk)
+
+
 def _stored() -> set[int]:
     return set(SensorDevice.objects.values_list("reading_seq", flat=True))
 
@@ -122,3 +126,16 @@ def test_web_metrics_answer_200_with_database_up_0_when_the_database_fails(
     body = response.content.decode()
     assert "database_up 0.0" in body
     assert "ingest_write_errors_total" in body or "ingest_queue_depth" in body
+
+
+def test_a_starting_worker_overwrites_a_stale_connected_status(make_connection) -> None:
+    """A worker that died without writing its stop (killed, or the database away with no spool)
+    leaves `connected` rows behind: the next worker's first word on each connection it runs is
+    its own observed status."""
+    conn = make_connection(broker_port=free_port(), status="connected", retry_delay=30)  # nothing listens
+
+    async def run() -> str:
+        async with Worker():
+            return await eventually(lambda: _status(conn) if _status(conn) != "connected" else None)
+
+    assert asyncio.run(run()) in {"connecting", "error"}

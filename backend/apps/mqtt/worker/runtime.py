@@ -33,6 +33,7 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
+from apps.mqtt import metrics
 from apps.mqtt.ingest.changes import ChangeSet
 from apps.mqtt.ingest.items import ConnectionEvent, HeartbeatItem, IngestItem, RejectedItem, SysInfoItem
 from apps.mqtt.models import WorkerHeartbeat
@@ -183,6 +184,7 @@ class MqttWorker:
         spooled = await asyncio.to_thread(self.spool.claim)
         for item in spooled:  # first in the queues: written before anything this worker receives
             self.writer.submit(item)
+        metrics.REPLAYED.inc(len(spooled))
         self.writer.start()
         if spooled:
             await self._replay(len(spooled))
@@ -223,7 +225,12 @@ class MqttWorker:
     def _spool_unwritten(self) -> None:
         unwritten = self.writer.unwritten()
         if unwritten:
-            path = self.spool.save(unwritten)
+            try:
+                path = self.spool.save(unwritten)
+            except OSError:
+                logger.exception("%d unwritten items could not be spooled: lost", len(unwritten))
+                return  # the claimed files (if any) are kept: what they held may be unwritten
+            metrics.SPOOLED.inc(len(unwritten))
             logger.warning("database away: %d unwritten items spooled to %s", len(unwritten), path)
         self.spool.release()  # what they held is written, or in the file just saved
 
