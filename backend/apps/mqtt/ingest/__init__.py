@@ -6,7 +6,8 @@ with a fixed number of statements, whatever the number of heartbeats and sensors
 - ``batch``: ``write_batch``, the flush: one transaction, each kind of item written by its module
   (``events``, ``heartbeats`` with ``devices``, ``sys_info``, ``rejections``).
 - ``changes``: ``ChangeSet``, what one flush changed per site (the seam for the broadcast).
-- ``policy``: ``IngestPolicy`` (ring size, misses before offline, stale threshold), the sensor states.
+- ``policy``: ``IngestPolicy`` (ring size, misses before offline, stale threshold, sensors per site),
+  the sensor states.
 - ``sql``: the bulk statements (SQLite ``executemany``, PostgreSQL one statement over a JSON document
   of rows) and the datetime adapters for raw SQL.
 
