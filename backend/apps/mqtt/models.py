@@ -55,6 +55,13 @@ class HeartbeatState(models.TextChoices):
     MISSING = "missing", "Missing"
 
 
+def client_id(prefix: str, site_id: int) -> str:
+    """``<prefix>_<install>_<site id>``: unique per site within an install, and the install's part
+    (settings.MQTT_CLIENT_ID_INSTANCE) keeps two installs sharing a broker from taking each other's
+    client ids; stable across restarts, and the same in every worker of the install."""
+    return f"{prefix}_{settings.MQTT_CLIENT_ID_INSTANCE}_{site_id}"
+
+
 def heartbeat_missing_after(*, interval: float, timeout: float) -> float:
     """Seconds of silence after which a heartbeat is missing: the timeout, or two intervals when the
     datalogger beats slower than that."""
@@ -141,8 +148,9 @@ class MqttConnection(KeepsObservedState):
         max_length=50,
         default="dlmon",
         validators=[validate_client_id_prefix],
-        help_text="The client id is this prefix, an underscore and the site's id (e.g. dlmon_42), stable "
-        "so two clients never share one.",
+        help_text="The client id is this prefix, this install's part (MQTT_CLIENT_ID_INSTANCE) and the "
+        "site's id, joined by underscores (e.g. dlmon_3f9a1c2b_42): stable, and never shared by two "
+        "clients, even of two installs on one broker.",
     )
 
     keep_alive_interval = models.PositiveIntegerField(
@@ -231,7 +239,7 @@ class MqttConnection(KeepsObservedState):
 
     @property
     def client_id(self) -> str:
-        return f"{self.client_id_prefix}_{self.site_id}"
+        return client_id(self.client_id_prefix, self.site_id)
 
     @property
     def has_password(self) -> bool:

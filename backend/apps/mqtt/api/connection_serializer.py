@@ -85,7 +85,9 @@ class ConnectionSerializer(ModelSerializer):
     )
     has_client_key = serializers.BooleanField(read_only=True)
     client_id = serializers.CharField(
-        read_only=True, help_text="The prefix, an underscore and the site's id (e.g. dlmon_42)."
+        read_only=True,
+        help_text="The client id the worker connects with: the prefix, the install's part and the site's "
+        "id (e.g. dlmon_3f9a1c2b_42).",
     )
     topics = TopicSerializer(
         many=True,

@@ -297,7 +297,7 @@ def test_client_id_help_text_shows_as_text_in_the_connection_form(
     ).content.decode()
 
     # The admin renders help texts as HTML: the former "'<prefix>_<site id>'" showed as "''_".
-    assert "The client id is this prefix, an underscore and the site's id (e.g. dlmon_42)" in page
+    assert "joined by underscores (e.g. dlmon_3f9a1c2b_42)" in page
 
 
 def test_no_help_text_holds_angle_brackets_that_html_would_swallow() -> None:

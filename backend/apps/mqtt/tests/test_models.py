@@ -56,9 +56,10 @@ def test_empty_password_stores_nothing(make_connection) -> None:
     assert not conn.has_password
 
 
-def test_client_id_is_prefix_and_site_id(make_connection) -> None:
+def test_client_id_is_prefix_install_part_and_site_id(make_connection, settings) -> None:
+    settings.MQTT_CLIENT_ID_INSTANCE = "inst1"
     conn = make_connection(client_id_prefix="mon")
-    assert conn.client_id == f"mon_{conn.site_id}"
+    assert conn.client_id == f"mon_inst1_{conn.site_id}"
 
 
 def test_only_one_connection_per_site(make_connection) -> None:

@@ -10,7 +10,6 @@ import ssl
 import tempfile
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from django.db import close_old_connections, connection
 
 from apps.mqtt.crypto import SecretDecryptionError
@@ -66,13 +65,6 @@ class DesiredState:
     broken: dict[int, tuple[Observed, str]]  # with why it cannot start
 
 
-def client_id(prefix: str, site_id: int) -> str:
-    """``<prefix>_<install>_<site id>``: unique per site within an install, and the install's part
-    (settings.MQTT_CLIENT_ID_INSTANCE) keeps two installs sharing a broker from taking each other's
-    client ids; stable across restarts, and the same in every worker of the install."""
-    return f"{prefix}_{settings.MQTT_CLIENT_ID_INSTANCE}_{site_id}"
-
-
 def load_desired_state() -> DesiredState:
     """Read the connections from the database (runs in a thread, never on the event loop)."""
     close_old_connections()
@@ -108,7 +100,7 @@ def load_desired_state() -> DesiredState:
             site_time_zone=conn.site.time_zone,
             host=conn.broker_host,
             port=conn.broker_port,
-            client_id=client_id(conn.client_id_prefix, conn.site_id),
+            client_id=conn.client_id,
             username=conn.username,
             password=password,
             keepalive=conn.keep_alive_interval,
