@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -339,3 +340,75 @@ def test_a_disabled_connection_forgets_its_missing_heartbeat(make_connection) ->
     sweep(now=T0 + dt.timedelta(seconds=32), policy=LivenessPolicy(heartbeat_timeout=30))
     conn.refresh_from_db()
     assert conn.heartbeat_state == HeartbeatState.UNKNOWN
+
+
+# ---------------------------------------------------------------- the drill of issue 11 (must hold 1)
+
+
+async def _dataloggers(port: int, codes: list[str], *, every: float, stop: asyncio.Event) -> None:
+    """Dataloggers beating every ``every`` seconds while the broker is there, back with it."""
+    while not stop.is_set():
+        try:
+            async with aiomqtt.Client("127.0.0.1", port) as client:
+                while not stop.is_set():
+                    for code in codes:
+                        await client.publish(
+                            f"{code}/datalogger_o/heartbeat", seed_heartbeat(["D1", "D2"], timezone.now())
+                        )
+                    await asyncio.sleep(every)
+        except aiomqtt.MqttError:
+            await asyncio.sleep(0.5)
+
+
+@pytest.mark.asyncio
+@pytest.mark.skipif(
+    os.environ.get("MQTT_RECOVERY_DRILL") != "1",
+    reason="the 2-minute drill with default settings: MQTT_RECOVERY_DRILL=1 runs it",
+)
+async def test_drill_broker_down_95_s_with_default_settings(
+    make_connection, make_site, site_code, mosquitto
+) -> None:
+    """Issue 11's must-hold 1, literally: 10 sites with the default retry policy and heartbeat
+    timeout, the broker down 95 s: every site back within 15 s of the broker's return, and
+    heartbeat_resumed after every heartbeat_missed."""
+    broker: Mosquitto = mosquitto()
+    conns = _connections(make_connection, make_site, site_code, 10, broker.port)
+    assert (conns[0].retry_delay, conns[0].max_retry_delay, conns[0].retry_attempts) == (5, 300, 5)
+    stop = asyncio.Event()
+    async with Worker(reconcile_interval=5):
+        for conn in conns:
+            await connected(conn)
+        codes = [conn.site.code for conn in conns]
+        beating = asyncio.create_task(_dataloggers(broker.port, codes, every=2, stop=stop))
+        try:
+            await eventually(
+                lambda: all(MqttConnection.objects.get(pk=conn.pk).heartbeat_state == "ok" for conn in conns)
+            )
+            broker.stop()
+            await asyncio.sleep(95)
+            broker.start()
+            back = time.monotonic()
+            returns: dict[int, float] = {}
+
+            def all_back() -> bool:
+                for conn in conns:
+                    if conn.pk not in returns and _events(conn.pk).count("connected") == 2:
+                        returns[conn.pk] = time.monotonic() - back
+                return len(returns) == len(conns)
+
+            await eventually(all_back, within=60, interval=0.1)
+            await eventually(
+                lambda: all(
+                    [e for e in _events(conn.pk) if e in HEARTBEAT_EVENTS][-1:] == ["heartbeat_resumed"]
+                    for conn in conns
+                ),
+                within=30,
+            )
+        finally:
+            stop.set()
+            await beating
+    print(f"\nback after the broker's return: {sorted(round(t, 1) for t in returns.values())} s")
+    assert max(returns.values()) <= 15, returns
+    for conn in conns:
+        heartbeat_log = [event for event in _events(conn.pk) if event in HEARTBEAT_EVENTS]
+        assert heartbeat_log == ["heartbeat_missed", "heartbeat_resumed"], (conn.site.code, heartbeat_log)
