@@ -15,6 +15,10 @@ READINGS_STORED = Counter("ingest_readings_stored_total", "Sensor readings writt
 READINGS_REPEATED = Counter(
     "ingest_readings_repeated_total", "Readings whose ts equals the newest stored one (not stored again)"
 )
+READINGS_REPLAYED = Counter(
+    "ingest_readings_replayed_total",
+    "Readings older than the sensor's newest stored one (a replayed buffer): counted, not stored",
+)
 FLUSH_SECONDS = Histogram(
     "ingest_flush_seconds",
     "Duration of one batch write (one transaction)",
@@ -30,7 +34,9 @@ SPOOLED = Counter(
     "ingest_spooled_items_total",
     "Items a worker stopped while the database was away saved to its spool file (MQTT_SPOOL_DIR)",
 )
-REPLAYED = Counter("ingest_replayed_items_total", "Spooled items a starting worker put first in its queue")
+UNSPOOLED = Counter(
+    "ingest_unspooled_items_total", "Spooled items a starting worker read back and put first in its queue"
+)
 WRITE_ERRORS = Counter("ingest_write_errors_total", "Failed batch writes (retried or bisected)", ["kind"])
 CONNECTIONS = Gauge("mqtt_connections", "This worker's MQTT clients by observed status", ["status"])
 WEBSOCKET_CLIENTS = Gauge("websocket_clients", "Open WebSocket connections", ["kind"])

@@ -20,7 +20,6 @@ from operator import attrgetter
 from typing import Any
 
 from django.db import connection as db
-from prometheus_client import Counter
 
 from apps.mqtt import metrics
 from apps.mqtt.ingest.changes import ChangeSet, SiteChanges
@@ -47,12 +46,6 @@ from apps.mqtt.sensor_shape import merge_sensor_states, reading_state, sensor_co
 _READING_VALUES = attrgetter(*READING_COLUMNS)
 
 _iso_memo: dict[dt.datetime, str] = {}
-
-# Beside READINGS_REPEATED (apps/mqtt/metrics.py): readings older than the newest stored one.
-READINGS_REPLAYED = Counter(
-    "ingest_readings_replayed_total",
-    "Readings older than the sensor's newest stored one (a replayed buffer): counted, not stored",
-)
 
 
 def _iso(moment: dt.datetime) -> str:
@@ -85,7 +78,7 @@ def write_heartbeats(
     metrics.READINGS_STORED.inc(flush.stored)
     metrics.READINGS_REPEATED.inc(flush.repeated)
     if flush.replayed:
-        READINGS_REPLAYED.inc(flush.replayed)
+        metrics.READINGS_REPLAYED.inc(flush.replayed)
     return refused
 
 

@@ -161,7 +161,7 @@ def test_sigterm_with_the_database_cut_loses_no_acknowledged_reading(
     wait_until(lambda: _counted(conn) == {(15, 15)}, within=20)
     wait_until(lambda: not list((tmp_path / "spool").iterdir()), within=10)
     wait_until(lambda: _status(conn) == "connected", within=20)
-    assert worker.metric("ingest_replayed_items_total") == 11  # ten heartbeats and the disconnection
+    assert worker.metric("ingest_unspooled_items_total") == 11  # ten heartbeats and the disconnection
     events = list(
         ConnectionLog.objects.filter(mqtt_connection_id=conn.pk)
         .order_by("id")

@@ -184,7 +184,7 @@ class MqttWorker:
         spooled = await asyncio.to_thread(self.spool.claim)
         for item in spooled:  # first in the queues: written before anything this worker receives
             self.writer.submit(item)
-        metrics.REPLAYED.inc(len(spooled))
+        metrics.UNSPOOLED.inc(len(spooled))
         self.writer.start()
         if spooled:
             await self._replay(len(spooled))
