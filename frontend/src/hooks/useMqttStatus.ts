@@ -19,6 +19,8 @@ export interface MqttStatus {
   sensors: readonly Sensor[];
   /** Derived client-side (they agree with the cards' badges, client-side stale included). */
   counts: SensorCounts;
+  /** The site's counts as the server keeps them: all its sensors, also those a capped snapshot left out. */
+  serverCounts: SensorCounts | null;
   systemInfo: SystemInfo | null;
   events: SiteExtras["events"];
   eventsStatus: SiteExtras["eventsStatus"];
@@ -84,6 +86,7 @@ export function useMqttStatus(siteId: number, options?: SiteFeedOptions): MqttSt
     connection: state.connection,
     sensors: state.sensors,
     counts,
+    serverCounts: state.serverCounts,
     systemInfo: state.systemInfo,
     events: extras.events,
     eventsStatus: extras.eventsStatus,

@@ -137,6 +137,8 @@ export interface SiteSnapshot {
   stale_after_seconds: number;
   heartbeat_timeout_seconds: number;
   retention: number;
+  /** The site has more sensors than the snapshot lists (the server's per-site cap). */
+  sensors_truncated?: boolean;
 }
 
 /** The changed connection fields of a status_update / site_update frame. */

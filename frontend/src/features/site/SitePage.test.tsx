@@ -85,6 +85,20 @@ describe("site page", () => {
     expect(screen.getAllByRole("article")).toHaveLength(2);
   });
 
+  it("says when the server listed fewer sensors than the site has (the per-site cap)", async () => {
+    routes();
+    renderSite();
+    await live(snapshot({ sensor_counts: { total: 5, online: 5, stale: 0, offline: 0 }, sensors_truncated: true }));
+    expect(screen.getByRole("note")).toHaveTextContent("3 more sensors than the live view lists");
+  });
+
+  it("says nothing of the kind when every sensor is listed", async () => {
+    routes();
+    renderSite();
+    await live();
+    expect(screen.queryByRole("note")).not.toBeInTheDocument();
+  });
+
   it("shows the system info in human units", async () => {
     routes();
     renderSite();

@@ -92,6 +92,7 @@ function SiteView({ siteId }: { siteId: number }) {
   const site = status.site;
   const c = status.connection;
   const counts = status.counts;
+  const unlisted = Math.max(0, (status.serverCounts?.total ?? 0) - status.sensors.length);
   return (
     <div className="page">
       <BackLink />
@@ -138,6 +139,12 @@ function SiteView({ siteId }: { siteId: number }) {
       <div className="site-layout">
         <section className="sensors" aria-labelledby="sensors-title">
           <h2 id="sensors-title">Sensors</h2>
+          {unlisted > 0 && (
+            <p className="notice" role="note">
+              This site reports {unlisted} more sensor{unlisted === 1 ? "" : "s"} than the live view lists (the
+              per-site sensor limit); counts above cover the listed ones.
+            </p>
+          )}
           <div className="toolbar" role="search">
             <label className="field">
               <span className="field-label">Search</span>
