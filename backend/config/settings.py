@@ -134,6 +134,9 @@ MQTT_WORKER_METRICS_ADDRESS = env_str("MQTT_WORKER_METRICS_ADDRESS", "127.0.0.1"
 # Where a worker stopped while the database is away leaves what it could not write (versioned JSON
 # files), written by the next worker that starts before anything else (apps/mqtt/worker/runtime.py).
 MQTT_SPOOL_DIR = Path(env_str("MQTT_SPOOL_DIR", str(VAR_DIR / "spool")))
+# Ownership of the connections between several `run_mqtt` workers (apps/mqtt/worker/leases.py): a
+# lease in the database, renewed every third of this; a dead worker's connections move after it.
+MQTT_LEASE_SECONDS = env_int("MQTT_LEASE_SECONDS", 15, minimum=3, maximum=3600)
 
 # The REST API (apps/mqtt/api/): token or session authentication, authenticated users only (each
 # endpoint also filters by the sites the user may see), pages of 50 (?page_size= up to 500).

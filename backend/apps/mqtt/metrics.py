@@ -40,3 +40,6 @@ UNSPOOLED = Counter(
 WRITE_ERRORS = Counter("ingest_write_errors_total", "Failed batch writes (retried or bisected)", ["kind"])
 CONNECTIONS = Gauge("mqtt_connections", "This worker's MQTT clients by observed status", ["status"])
 WEBSOCKET_CLIENTS = Gauge("websocket_clients", "Open WebSocket connections", ["kind"])
+LEASES_HELD = Gauge(
+    "mqtt_leases_held", "Connection leases this worker holds (SQLite: the install's, as its count)"
+)

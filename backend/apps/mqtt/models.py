@@ -602,3 +602,28 @@ class WorkerHeartbeat(models.Model):
 
     def is_alive(self, now: dt.datetime, *, within: float = STALE_AFTER) -> bool:
         return (now - self.last_seen_at).total_seconds() <= within
+
+
+class ConnectionLease(models.Model):
+    """Which worker runs a connection (PostgreSQL), or the whole install (SQLite: one row, key
+    ``install``). ``token`` grows by one on every new claim: the fencing token."""
+
+    INSTALL = "install"
+
+    key = models.CharField(max_length=50, unique=True)
+    connection = models.OneToOneField(
+        MqttConnection, on_delete=models.CASCADE, null=True, blank=True, related_name="lease"
+    )
+    worker_id = models.CharField(max_length=100, blank=True, default="")
+    token = models.BigIntegerField(default=0)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"lease {self.key} held by {self.worker_id or 'nobody'}"
+
+    @staticmethod
+    def key_for(connection_id: int) -> str:
+        return f"connection:{connection_id}"

@@ -23,7 +23,6 @@ import socket
 import time
 import types
 import typing
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from apps.mqtt.ingest.changes import ChangeSet
 from apps.mqtt.ingest.items import ConnectionEvent, HeartbeatItem, IngestItem, RejectedItem, SysInfoItem
 from apps.mqtt.models import WorkerHeartbeat
 from apps.mqtt.realtime.broadcast import CONTROL_GROUP, broadcast
+from apps.mqtt.worker.leases import new_worker_id
 from apps.mqtt.worker.supervisor import MqttSupervisor
 from apps.mqtt.worker.writer import ShardedWriter
 
@@ -160,7 +160,7 @@ class MqttWorker:
     ) -> None:
         self._clock = clock
         self._layer = layer if layer is not None else get_channel_layer()
-        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.worker_id = new_worker_id()
         self._started_at = clock()
         self.spool = Spool(spool_dir or settings.MQTT_SPOOL_DIR, self.worker_id)
         self._replay_wait = replay_wait
@@ -173,7 +173,7 @@ class MqttWorker:
             sweep_interval=sweep_interval,
         )
         self.supervisor = MqttSupervisor(
-            writer=self.writer, clock=clock, reconcile_interval=reconcile_interval
+            writer=self.writer, clock=clock, reconcile_interval=reconcile_interval, worker_id=self.worker_id
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._outbox: asyncio.Queue[ChangeSet] = asyncio.Queue()
@@ -205,7 +205,15 @@ class MqttWorker:
         # Whatever is left of the budget goes to the writer, so a flush in progress can commit.
         await asyncio.to_thread(self.writer.stop, max(1.0, deadline - time.monotonic()))
         await asyncio.to_thread(self._spool_unwritten)
+        await asyncio.to_thread(self._release_leases)
         logger.info("MQTT worker %s stopped", self.worker_id)
+
+    def _release_leases(self) -> None:
+        """After the last flush, so no state this worker observed lands after a successor's."""
+        try:
+            self.supervisor.leases.release_all()
+        except Exception:  # the database away: the leases expire by themselves
+            logger.warning("leases not released (database away?); they expire by themselves")
 
     async def _replay(self, count: int) -> None:
         """Wait (up to ``replay_wait``) for the spooled items to be written, then delete their files.

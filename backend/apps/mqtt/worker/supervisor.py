@@ -19,12 +19,26 @@ from apps.mqtt.ingest.items import ConnectionEvent
 from apps.mqtt.models import ConnectionLog, MqttConnection
 from apps.mqtt.worker.client import ClientTask
 from apps.mqtt.worker.config import ConnectionConfig, load_desired_state
+from apps.mqtt.worker.leases import Leases, new_worker_id
 from apps.mqtt.worker.writer import IngestSink
 
 logger = logging.getLogger(__name__)
 
 Status = MqttConnection.Status
 Event = ConnectionLog.EventType
+
+
+def _stop_reason(running: ConnectionConfig, wanted: ConnectionConfig | None, owned: bool) -> str:
+    """Why a running client must stop ("" if it runs on)."""
+    if wanted == running and owned:
+        return ""
+    if wanted is None:
+        return "monitoring disabled"
+    if not owned:
+        return "its lease went to another worker"
+    if wanted.restart_requested_at != running.restart_requested_at:
+        return "restart requested by an operator"
+    return "configuration changed"
 
 
 class MqttSupervisor:
@@ -37,11 +51,16 @@ class MqttSupervisor:
         clock: Callable[[], dt.datetime] = timezone.now,
         reconcile_interval: float | None = None,
         rng: random.Random | None = None,
+        worker_id: str | None = None,
     ) -> None:
         mqtt = settings.MQTT_SETTINGS
+        self.leases = Leases(worker_id or new_worker_id(), seconds=settings.MQTT_LEASE_SECONDS, clock=clock)
         self._writer = writer
         self._clock = clock
-        self._reconcile_interval = reconcile_interval or float(mqtt["RECONCILE_INTERVAL"])
+        # A turn at least every third of the lease: the leases are renewed in the reconcile.
+        self._reconcile_interval = min(
+            reconcile_interval or float(mqtt["RECONCILE_INTERVAL"]), self.leases.renew_every
+        )
         self._qos = mqtt["DEFAULT_QOS"]
         self._heartbeat_timeout = float(mqtt["HEARTBEAT_TIMEOUT"])
         self._max_payload_bytes = mqtt["MAX_PAYLOAD_BYTES"]
@@ -74,32 +93,37 @@ class MqttSupervisor:
                     await self.reconcile()
                 except Exception:  # a database hiccup must not stop the worker; retry next turn
                     logger.exception("reconcile failed; retrying in %.0f s", self._reconcile_interval)
+                    if self.leases.expired():  # not renewed in time: a peer may hold them now
+                        await self._stop_unleased()
                 self.reconciles += 1
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._nudged.wait(), self._reconcile_interval)
         finally:
             await self._stop_all()
 
+    async def _stop_unleased(self) -> None:
+        logger.error("leases not renewed in time: stopping %d clients", len(self._clients))
+        self.leases.tokens.clear()
+        for connection_id in list(self._clients):
+            await self._stop_client(connection_id, "its lease could not be renewed")
+
     async def reconcile(self) -> None:
         desired = await asyncio.to_thread(load_desired_state)
+        owned = await asyncio.to_thread(self.leases.sync, set(desired.configs))
+        self._log_ownership(owned)
         for connection_id, (client, _task) in list(self._clients.items()):
-            wanted = desired.configs.get(connection_id)
-            if wanted == client.config:
-                continue
-            if wanted is None:
-                reason = "monitoring disabled"
-            elif wanted.restart_requested_at != client.config.restart_requested_at:
-                reason = "restart requested by an operator"
-            else:
-                reason = "configuration changed"
-            await self._stop_client(connection_id, reason)
+            reason = _stop_reason(client.config, desired.configs.get(connection_id), connection_id in owned)
+            if reason:
+                await self._stop_client(connection_id, reason)
         for connection_id, config in desired.configs.items():
-            if connection_id in self._clients:
+            if connection_id in self._clients or connection_id not in owned:
                 continue
             if self._refused.get(connection_id) == config:
                 continue  # still the refused credentials: wait for an edit
             self._refused.pop(connection_id, None)
             self._start_client(config)
+        if self.leases.standing_by:
+            return  # standing by: the holder writes the install's states
         for connection_id, observed in desired.disabled.items():
             self._refused.pop(connection_id, None)
             if observed.status != Status.DISABLED:
@@ -115,6 +139,19 @@ class MqttSupervisor:
             await self._stop_client(connection_id, "its secrets cannot be read")
             if observed.status != Status.ERROR or observed.error_message != reason:
                 self._submit(connection_id, observed.site_id, Event.ERROR, reason, Status.ERROR, reason)
+
+    def _log_ownership(self, owned: set[int]) -> None:
+        state = (frozenset(owned), tuple(self.leases.peers))
+        if state == getattr(self, "_ownership", None):
+            return
+        self._ownership = state
+        logger.info(
+            "worker %s runs %d connections %s; live peers: %s",
+            self.leases.worker_id,
+            len(owned),
+            sorted(owned),
+            ", ".join(self.leases.peers) or "none",
+        )
 
     def _submit(
         self, connection_id: int, site_id: int, event: str, message: str, status: str, error: str

@@ -1,0 +1,154 @@
+"""Ownership of the connections between several workers, through leases in the database
+(apps/mqtt/worker/leases.py): never two clients for one connection, a stopped worker's connections
+taken over, a second worker on SQLite standing by."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from apps.mqtt.models import ConnectionLease, MqttConnection
+from apps.mqtt.services.connections import set_topics
+from apps.mqtt.tests.conftest import Worker, connected, eventually
+from apps.mqtt.worker.leases import LIVE_WORKERS, holder_is_dead, new_worker_id
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _short_leases(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings.MQTT_LEASE_SECONDS = 3
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+def _connection(
+    make_connection: Callable[..., MqttConnection], make_site: Callable[..., Any]
+) -> MqttConnection:
+    site = make_site(code=f"L{uuid.uuid4().hex[:10]}")
+    conn = make_connection(site=site, broker_port=1883, retry_delay=1, max_retry_delay=2)
+    set_topics(connection=conn)
+    return conn
+
+
+def test_a_holder_is_dead_only_when_known_for_sure() -> None:
+    worker_id = new_worker_id()
+    assert holder_is_dead(worker_id)  # this process, not running
+    LIVE_WORKERS.add(worker_id)
+    try:
+        assert not holder_is_dead(worker_id)
+    finally:
+        LIVE_WORKERS.discard(worker_id)
+    assert not holder_is_dead("another-host:1:abcdef")  # elsewhere: alive until its lease expires
+    assert holder_is_dead(worker_id.replace(worker_id.split(":")[1], "999999999", 1))  # no such pid
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite only: one worker holds the install")
+def test_sqlite_second_worker_stands_by_then_takes_over_when_the_first_stops(
+    make_connection: Callable[..., MqttConnection],
+    make_site: Callable[..., Any],
+    system_broker: tuple[str, int],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    conn = _connection(make_connection, make_site)
+
+    async def run() -> None:
+        first: Worker | None = Worker()
+        assert first is not None
+        await first.__aenter__()
+        try:
+            await connected(conn)
+            async with Worker() as second:
+                await eventually(lambda: second.supervisor.reconciles >= 3, within=30)
+                assert second.supervisor.client_ids == set()
+                assert first.supervisor.client_ids == {conn.pk}
+                await first.__aexit__()
+                first = None
+                await eventually(lambda: second.supervisor.client_ids == {conn.pk}, within=30)
+                await connected(conn)
+                lease = await asyncio.to_thread(ConnectionLease.objects.get, key=ConnectionLease.INSTALL)
+                assert lease.worker_id == second.worker.worker_id
+        finally:
+            if first is not None:
+                await first.__aexit__()
+
+    with caplog.at_level(logging.INFO, logger="apps.mqtt.worker.leases"):
+        asyncio.run(asyncio.wait_for(run(), timeout=120))
+    assert any(
+        "standby: worker" in message and "holds this install; taking over when its lease expires" in message
+        for message in caplog.messages
+    )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only: leases per connection")
+def test_three_workers_share_the_connections_one_client_each_and_take_over_a_stopped_one(
+    make_connection: Callable[..., MqttConnection],
+    make_site: Callable[..., Any],
+    system_broker: tuple[str, int],
+) -> None:
+    connections = [_connection(make_connection, make_site) for _ in range(12)]
+    everyone = {conn.pk for conn in connections}
+
+    async def run() -> None:
+        workers = [Worker() for _ in range(3)]
+        samples: list[list[set[int]]] = []
+        duplicates: list[set[int]] = []
+
+        async def sample() -> None:
+            while True:
+                owned = [worker.supervisor.client_ids for worker in workers]
+                seen: set[int] = set()
+                for ids in owned:
+                    if seen & ids:
+                        duplicates.append(seen & ids)
+                    seen |= ids
+                samples.append(owned)
+                await asyncio.sleep(0.1)
+
+        sampler = asyncio.create_task(sample())
+        running = list(workers)
+        try:
+            for worker in workers:
+                await worker.__aenter__()
+
+            def shared() -> bool:
+                owned = [worker.supervisor.client_ids for worker in workers]
+                return set().union(*owned) == everyone and all(len(ids) == 4 for ids in owned)
+
+            await eventually(shared, within=60)
+            # Stable once shared: no flapping while all three live.
+            stable_from = len(samples)
+            await asyncio.sleep(3)
+            assert all(set().union(*owned) == everyone for owned in samples[stable_from:])
+
+            stopped = workers.pop()
+            moved = stopped.supervisor.client_ids
+            running.remove(stopped)
+            await stopped.__aexit__()
+            started = time.monotonic()
+            await eventually(
+                lambda: set().union(*(worker.supervisor.client_ids for worker in workers)) == everyone,
+                within=30,
+            )
+            assert time.monotonic() - started < 30
+            assert moved
+            for conn in connections:
+                await connected(conn)
+            await asyncio.sleep(2)  # statuses stay right: no late write of the stopped worker
+            statuses = await asyncio.to_thread(
+                lambda: set(MqttConnection.objects.filter(pk__in=everyone).values_list("status", flat=True))
+            )
+            assert statuses == {"connected"}
+        finally:
+            sampler.cancel()
+            for worker in running:
+                await worker.__aexit__()
+        assert not duplicates, f"connections run by two workers at once: {duplicates[:5]}"
+
+    asyncio.run(asyncio.wait_for(run(), timeout=180))
