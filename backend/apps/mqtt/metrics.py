@@ -43,3 +43,7 @@ WEBSOCKET_CLIENTS = Gauge("websocket_clients", "Open WebSocket connections", ["k
 LEASES_HELD = Gauge(
     "mqtt_leases_held", "Connection leases this worker holds (SQLite: the install's, as its count)"
 )
+FENCED_WRITES = Counter(
+    "ingest_fenced_writes_total",
+    "Connection events (status, log) skipped: written under a lease token that is no longer the lease's",
+)

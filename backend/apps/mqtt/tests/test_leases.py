@@ -5,6 +5,7 @@ taken over, a second worker on SQLite standing by."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 import uuid
@@ -12,9 +13,14 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
+from prometheus_client import REGISTRY
 
-from apps.mqtt.models import ConnectionLease, MqttConnection
+from apps.mqtt.ingest.changes import ChangeSet
+from apps.mqtt.ingest.events import fenced, write_connection_events
+from apps.mqtt.ingest.items import ConnectionEvent
+from apps.mqtt.models import ConnectionLease, ConnectionLog, MqttConnection
 from apps.mqtt.services.connections import set_topics
 from apps.mqtt.tests.conftest import Worker, connected, eventually
 from apps.mqtt.worker.leases import LIVE_WORKERS, holder_is_dead, new_worker_id
@@ -152,3 +158,102 @@ def test_three_workers_share_the_connections_one_client_each_and_take_over_a_sto
         assert not duplicates, f"connections run by two workers at once: {duplicates[:5]}"
 
     asyncio.run(asyncio.wait_for(run(), timeout=180))
+
+
+def _fenced_writes() -> float:
+    return REGISTRY.get_sample_value("ingest_fenced_writes_total") or 0.0
+
+
+def _key(conn: MqttConnection) -> str:
+    return ConnectionLease.INSTALL if connection.vendor == "sqlite" else ConnectionLease.key_for(conn.pk)
+
+
+def test_a_status_write_under_a_stale_token_is_skipped_and_counted(
+    make_connection: Callable[..., MqttConnection],
+) -> None:
+    conn = make_connection(status="connected")
+    key = ConnectionLease.key_for(conn.pk)
+    ConnectionLease.objects.create(
+        key=key, connection=conn, worker_id="elsewhere:1:abcdef", token=5, expires_at=timezone.now()
+    )
+
+    def write(token: int, message: str) -> None:
+        event = ConnectionEvent(
+            connection_id=conn.pk,
+            site_id=conn.site_id,
+            at=timezone.now(),
+            event_type=ConnectionLog.EventType.DISCONNECTED,
+            message=message,
+            status="disconnected",
+        )
+        with transaction.atomic():
+            write_connection_events([fenced(event, key, token)], ChangeSet())
+
+    before = _fenced_writes()
+    write(4, "from the worker that lost the lease")
+    conn.refresh_from_db()
+    assert conn.status == "connected"
+    assert not ConnectionLog.objects.filter(mqtt_connection=conn).exists()
+    assert _fenced_writes() == before + 1
+
+    write(5, "from the holder")
+    conn.refresh_from_db()
+    assert conn.status == "disconnected"
+    assert list(ConnectionLog.objects.filter(mqtt_connection=conn).values_list("message", flat=True)) == [
+        "from the holder"
+    ]
+    assert _fenced_writes() == before + 1
+
+
+def test_a_worker_that_sees_a_higher_token_stops_its_client_and_cannot_write_its_status(
+    make_connection: Callable[..., MqttConnection],
+    make_site: Callable[..., Any],
+    system_broker: tuple[str, int],
+) -> None:
+    conn = _connection(make_connection, make_site)
+
+    async def run() -> None:
+        async with Worker() as worker:
+            await connected(conn)
+            before = _fenced_writes()
+            # Another worker claims the lease (as after an expiry this worker did not notice).
+            await asyncio.to_thread(
+                lambda: ConnectionLease.objects.filter(key=_key(conn)).update(
+                    worker_id="elsewhere:1:abcdef",
+                    token=ConnectionLease.objects.get(key=_key(conn)).token + 1,
+                    expires_at=timezone.now() + dt.timedelta(seconds=60),
+                )
+            )
+            await eventually(lambda: worker.supervisor.client_ids == set(), within=30)
+            await eventually(lambda: _fenced_writes() > before, within=30)
+            await asyncio.sleep(1)
+            status = await asyncio.to_thread(lambda: MqttConnection.objects.get(pk=conn.pk).status)
+            assert status == "connected"  # the new holder's to write, not this worker's "disconnected"
+
+    asyncio.run(asyncio.wait_for(run(), timeout=120))
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite only: one worker holds the install")
+def test_sqlite_worker_takes_over_from_a_dead_holder_once_its_lease_expires(
+    make_connection: Callable[..., MqttConnection],
+    make_site: Callable[..., Any],
+    system_broker: tuple[str, int],
+) -> None:
+    conn = _connection(make_connection, make_site)
+    ConnectionLease.objects.create(
+        key=ConnectionLease.INSTALL,
+        worker_id="elsewhere:1:abcdef",  # another host: dead only once its lease expires
+        token=3,
+        expires_at=timezone.now() + dt.timedelta(seconds=3),
+    )
+
+    async def run() -> None:
+        async with Worker() as worker:
+            await eventually(lambda: worker.supervisor.reconciles >= 1, within=30)
+            assert worker.supervisor.client_ids == set()
+            await eventually(lambda: worker.supervisor.client_ids == {conn.pk}, within=30)
+            await connected(conn)
+        lease = await asyncio.to_thread(ConnectionLease.objects.get, key=ConnectionLease.INSTALL)
+        assert lease.token == 4
+
+    asyncio.run(asyncio.wait_for(run(), timeout=120))

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import aiomqtt
 
 from apps.mqtt import metrics
+from apps.mqtt.ingest.events import fenced
 from apps.mqtt.ingest.items import ConnectionEvent, HeartbeatItem, RejectedItem, SysInfoItem, proves_alive
 from apps.mqtt.models import ConnectionLog, MqttConnection
 from apps.mqtt.parser import Heartbeat, MessageKind, SysInfo, foreign_topic, parse_message
@@ -51,8 +52,10 @@ class ClientTask:
         heartbeat_timeout: float,
         max_payload_bytes: int,
         rng: random.Random,
+        lease: tuple[str, int] = ("", 0),
     ) -> None:
         self.config = config
+        self.lease = lease  # the lease (key, fencing token) its events are written under
         self._writer = writer
         self._clock = clock
         self._qos = qos
@@ -80,18 +83,17 @@ class ClientTask:
                 metrics.CONNECTIONS.labels(self.status).dec()
             metrics.CONNECTIONS.labels(status).inc()
             self.status = status
-        self._writer.submit(
-            ConnectionEvent(
-                connection_id=self.config.connection_id,
-                site_id=self.config.site_id,
-                at=self._clock(),
-                event_type=event_type,
-                message=message,
-                status=status,
-                connection_errors=self.failures,
-                error_message=error,
-            )
+        event = ConnectionEvent(
+            connection_id=self.config.connection_id,
+            site_id=self.config.site_id,
+            at=self._clock(),
+            event_type=event_type,
+            message=message,
+            status=status,
+            connection_errors=self.failures,
+            error_message=error,
         )
+        self._writer.submit(fenced(event, *self.lease))
 
     async def run(self) -> None:
         config = self.config

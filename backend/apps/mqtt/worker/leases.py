@@ -82,6 +82,11 @@ class Leases:
     def install_wide(self) -> bool:
         return db.vendor == "sqlite"
 
+    def fence_for(self, connection_id: int) -> tuple[str, int]:
+        """The lease (key, fencing token) a client of this connection writes its events under."""
+        key = ConnectionLease.INSTALL if self.install_wide else ConnectionLease.key_for(connection_id)
+        return key, self.tokens.get(key, 0)
+
     @property
     def standing_by(self) -> bool:
         """SQLite: another worker holds the install (this one writes nothing)."""

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from apps.mqtt import metrics
 from apps.mqtt.ingest.changes import ChangeSet
+from apps.mqtt.ingest.events import FencedConnectionEvent
 from apps.mqtt.ingest.items import ConnectionEvent, HeartbeatItem, IngestItem, RejectedItem, SysInfoItem
 from apps.mqtt.models import WorkerHeartbeat
 from apps.mqtt.realtime.broadcast import CONTROL_GROUP, broadcast
@@ -46,7 +47,8 @@ logger = logging.getLogger(__name__)
 SPOOL_FORMAT = "dlmon-ingest-spool"
 SPOOL_VERSION = 1
 _ITEM_KINDS: dict[str, type[Any]] = {
-    kind.__name__: kind for kind in (HeartbeatItem, SysInfoItem, RejectedItem, ConnectionEvent)
+    kind.__name__: kind
+    for kind in (HeartbeatItem, SysInfoItem, RejectedItem, ConnectionEvent, FencedConnectionEvent)
 }
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.utils import timezone
 
+from apps.mqtt.ingest.events import fenced
 from apps.mqtt.ingest.items import ConnectionEvent
 from apps.mqtt.models import ConnectionLog, MqttConnection
 from apps.mqtt.worker.client import ClientTask
@@ -154,18 +155,28 @@ class MqttSupervisor:
         )
 
     def _submit(
-        self, connection_id: int, site_id: int, event: str, message: str, status: str, error: str
+        self,
+        connection_id: int,
+        site_id: int,
+        event: str,
+        message: str,
+        status: str,
+        error: str,
+        lease: tuple[str, int] = ("", 0),
     ) -> None:
         self._writer.submit(
-            ConnectionEvent(
-                connection_id=connection_id,
-                site_id=site_id,
-                at=self._clock(),
-                event_type=event,
-                message=message,
-                status=status,
-                connection_errors=0 if status == Status.DISABLED else None,
-                error_message=error,
+            fenced(
+                ConnectionEvent(
+                    connection_id=connection_id,
+                    site_id=site_id,
+                    at=self._clock(),
+                    event_type=event,
+                    message=message,
+                    status=status,
+                    connection_errors=0 if status == Status.DISABLED else None,
+                    error_message=error,
+                ),
+                *lease,
             )
         )
 
@@ -178,6 +189,7 @@ class MqttSupervisor:
             heartbeat_timeout=self._heartbeat_timeout,
             max_payload_bytes=self._max_payload_bytes,
             rng=self._rng,
+            lease=self.leases.fence_for(config.connection_id),
         )
         task = asyncio.create_task(client.run(), name=f"mqtt-{config.site_code}")
         task.add_done_callback(functools.partial(self._client_ended, config.connection_id))
@@ -197,7 +209,9 @@ class MqttSupervisor:
             # A bug, not a network problem: make it visible on the connection, and retry.
             reason = f"client crashed: {task.exception()!r}"[:500]
             logger.error("%s: %s; restarting at the next reconcile", client.config.site_code, reason)
-            self._submit(connection_id, client.config.site_id, Event.ERROR, reason, Status.ERROR, reason)
+            self._submit(
+                connection_id, client.config.site_id, Event.ERROR, reason, Status.ERROR, reason, client.lease
+            )
 
     async def _stop_client(self, connection_id: int, reason: str) -> None:
         entry = self._clients.pop(connection_id, None)
