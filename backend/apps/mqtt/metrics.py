@@ -47,3 +47,4 @@ FENCED_WRITES = Counter(
     "ingest_fenced_writes_total",
     "Connection events (status, log) skipped: written under a lease token that is no longer the lease's",
 )
+WORKER_PEERS = Gauge("mqtt_worker_peers", "Other live workers on this database (from their heartbeats)")

@@ -88,6 +88,16 @@ def _worker(now: dt.datetime) -> dict[str, Any] | None:
     if latest is None:
         return None
     since = now - dt.timedelta(seconds=WorkerHeartbeat.STALE_AFTER)
+    workers = [
+        {
+            "worker_id": worker.worker_id,
+            "hostname": worker.hostname,
+            "pid": worker.pid,
+            "connections": worker.connections,
+            "last_seen_at": iso(worker.last_seen_at),
+        }
+        for worker in WorkerHeartbeat.objects.filter(last_seen_at__gte=since).order_by("worker_id")
+    ]
     return {
         "alive": latest.is_alive(now, within=WorkerHeartbeat.STALE_AFTER),
         "last_seen_at": iso(latest.last_seen_at),
@@ -95,7 +105,9 @@ def _worker(now: dt.datetime) -> dict[str, Any] | None:
         "hostname": latest.hostname,
         "pid": latest.pid,
         "connections": latest.connections,
-        "alive_workers": WorkerHeartbeat.objects.filter(last_seen_at__gte=since).count(),
+        "alive_workers": len(workers),
+        # Each live worker and the clients it runs (they share the connections through leases).
+        "workers": workers,
         "stale_after": WorkerHeartbeat.STALE_AFTER,
     }
 

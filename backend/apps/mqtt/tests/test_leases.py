@@ -20,7 +20,8 @@ from prometheus_client import REGISTRY
 from apps.mqtt.ingest.changes import ChangeSet
 from apps.mqtt.ingest.events import fenced, write_connection_events
 from apps.mqtt.ingest.items import ConnectionEvent
-from apps.mqtt.models import ConnectionLease, ConnectionLog, MqttConnection
+from apps.mqtt.models import ConnectionLease, ConnectionLog, MqttConnection, WorkerHeartbeat
+from apps.mqtt.ops_selectors import dashboard_state
 from apps.mqtt.services.connections import set_topics
 from apps.mqtt.tests.conftest import Worker, connected, eventually
 from apps.mqtt.worker.leases import LIVE_WORKERS, holder_is_dead, new_worker_id
@@ -98,7 +99,7 @@ def test_three_workers_share_the_connections_one_client_each_and_take_over_a_sto
     make_site: Callable[..., Any],
     system_broker: tuple[str, int],
 ) -> None:
-    connections = [_connection(make_connection, make_site) for _ in range(12)]
+    connections = [_connection(make_connection, make_site) for _ in range(30)]
     everyone = {conn.pk for conn in connections}
 
     async def run() -> None:
@@ -125,7 +126,7 @@ def test_three_workers_share_the_connections_one_client_each_and_take_over_a_sto
 
             def shared() -> bool:
                 owned = [worker.supervisor.client_ids for worker in workers]
-                return set().union(*owned) == everyone and all(len(ids) == 4 for ids in owned)
+                return set().union(*owned) == everyone and all(len(ids) == 10 for ids in owned)
 
             await eventually(shared, within=60)
             # Stable once shared: no flapping while all three live.
@@ -257,3 +258,42 @@ def test_sqlite_worker_takes_over_from_a_dead_holder_once_its_lease_expires(
         assert lease.token == 4
 
     asyncio.run(asyncio.wait_for(run(), timeout=120))
+
+
+def test_the_dashboard_lists_the_live_workers_with_their_connection_counts(db: None) -> None:
+    now = timezone.now()
+    for worker_id, seen, count in (("a:1:aaaaaa", 1, 4), ("b:2:bbbbbb", 2, 5), ("c:3:cccccc", 600, 3)):
+        WorkerHeartbeat.objects.create(
+            worker_id=worker_id,
+            hostname=worker_id[0],
+            pid=1,
+            started_at=now,
+            last_seen_at=now - dt.timedelta(seconds=seen),
+            connections=count,
+        )
+    worker = dashboard_state(now=now)["worker"]
+    assert worker["alive_workers"] == 2
+    assert [(row["worker_id"], row["connections"]) for row in worker["workers"]] == [
+        ("a:1:aaaaaa", 4),
+        ("b:2:bbbbbb", 5),
+    ]
+
+
+def test_a_worker_logs_its_id_connections_and_peers_and_counts_its_leases(
+    make_connection: Callable[..., MqttConnection],
+    make_site: Callable[..., Any],
+    system_broker: tuple[str, int],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    conn = _connection(make_connection, make_site)
+
+    async def run() -> str:
+        async with Worker() as worker:
+            await connected(conn)
+            assert REGISTRY.get_sample_value("mqtt_leases_held") == 1
+            return worker.worker.worker_id
+
+    with caplog.at_level(logging.INFO, logger="apps.mqtt.worker.supervisor"):
+        worker_id = asyncio.run(asyncio.wait_for(run(), timeout=60))
+    assert f"worker {worker_id} runs 1 connections [{conn.pk}]; live peers: none" in caplog.messages
+    assert REGISTRY.get_sample_value("mqtt_leases_held") == 0

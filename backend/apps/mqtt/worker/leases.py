@@ -116,6 +116,7 @@ class Leases:
         else:
             owned = self._claim_connections(wanted, now, until, dead)
         metrics.LEASES_HELD.set(len(self.tokens))
+        metrics.WORKER_PEERS.set(len(self.peers))
         return owned
 
     def _renew(self, until: dt.datetime) -> None:

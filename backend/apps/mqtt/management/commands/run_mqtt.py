@@ -41,6 +41,9 @@ class Command(BaseCommand):
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, worker.supervisor.stop)
         await worker.start()
-        self.stdout.write("MQTT worker started; Ctrl-C stops it.")
+        self.stdout.write(
+            f"MQTT worker {worker.worker_id} started; Ctrl-C stops it. Its connections and peers are"
+            " logged as they change (metrics: mqtt_leases_held, mqtt_worker_peers)."
+        )
         await worker.wait()
         await worker.stop()
