@@ -192,6 +192,15 @@ export interface OpsConnection {
   sensor_counts: SensorCounts;
 }
 
+/** A live worker and the clients it runs (workers share the connections through leases). */
+export interface WorkerPeer {
+  worker_id: string;
+  hostname: string;
+  pid: number;
+  connections: number;
+  last_seen_at: string | null;
+}
+
 export interface Worker {
   alive: boolean;
   last_seen_at: string | null;
@@ -200,6 +209,7 @@ export interface Worker {
   pid: number;
   connections: number;
   alive_workers: number;
+  workers?: WorkerPeer[];
   stale_after: number;
 }
 

@@ -183,6 +183,21 @@ describe("operations page", () => {
     expect(screen.getByText(/Down since/)).toHaveTextContent("2 min ago");
   });
 
+  it("lists each live worker with its connections when several share them", async () => {
+    const base = state();
+    const peers = [
+      { worker_id: "a", hostname: "node-a", pid: 11, connections: 15, last_seen_at: iso(2_000) },
+      { worker_id: "b", hostname: "node-b", pid: 22, connections: 1, last_seen_at: iso(3_000) },
+    ];
+    fakeFetch({ "/api/ops/": { body: { ...base, worker: { ...base.worker!, alive_workers: 2, workers: peers } } } });
+    renderOps();
+    const list = await screen.findByRole("list", { name: "Live workers" });
+    const items = within(list).getAllByRole("listitem");
+    expect(items).toHaveLength(2);
+    expect(items[0]).toHaveTextContent("node-a pid 11 · 15 connections");
+    expect(items[1]).toHaveTextContent("node-b pid 22 · 1 connection");
+  });
+
   it("says when no worker has reported", async () => {
     fakeFetch({ "/api/ops/": { body: state({ worker: null }) } });
     renderOps();

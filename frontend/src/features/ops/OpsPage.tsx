@@ -45,6 +45,16 @@ function WorkerSignal({ worker, serverNow }: { worker: Worker | null; serverNow:
         {worker.connections === 1 ? "" : "s"} · {worker.alive_workers} worker{worker.alive_workers === 1 ? "" : "s"} alive
         {worker.started_at && <span className="quiet"> · started {fullTime(worker.started_at)}</span>}
       </span>
+      {worker.workers && worker.workers.length > 1 && (
+        <ul className="worker-peers" aria-label="Live workers">
+          {worker.workers.map((peer) => (
+            <li key={peer.worker_id}>
+              <code>{peer.hostname}</code> pid {peer.pid} · {peer.connections} connection{peer.connections === 1 ? "" : "s"}
+              <span className="quiet"> · last tick {ago(peer.last_seen_at, serverNow)}</span>
+            </li>
+          ))}
+        </ul>
+      )}
     </div>
   );
 }
