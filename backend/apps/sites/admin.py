@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.contrib import admin
+from django.contrib.auth.models import User
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from apps.sites.models import Customer, Site
+from apps.sites.models import Customer, MaintenanceWindow, Site
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -48,3 +49,18 @@ class SiteAdmin(admin.ModelAdmin):
     def connection_status(self, obj: Site) -> str:
         connection = getattr(obj, "mqtt_connection", None)
         return connection.get_status_display() if connection else "no connection"
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(admin.ModelAdmin):
+    list_display = ["site", "starts_at", "ends_at", "reason", "created_by"]
+    list_filter = ["site"]
+    search_fields = ["site__name", "site__code", "reason"]
+    date_hierarchy = "starts_at"
+    list_select_related = ["site", "created_by"]
+    readonly_fields = ["created_by", "created_at"]
+
+    def save_model(self, request: HttpRequest, obj: MaintenanceWindow, form: Any, change: bool) -> None:
+        if not change and isinstance(request.user, User):
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -67,3 +68,45 @@ class Site(models.Model):
     @property
     def zoneinfo(self) -> ZoneInfo:
         return ZoneInfo(self.time_zone)
+
+
+class MaintenanceWindow(models.Model):
+    """Planned work at a site: alerts are silenced and the time is left out of uptime."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="maintenance_windows")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    reason = models.CharField(
+        max_length=200, blank=True, help_text="What is being done, e.g. a firmware upgrade."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        indexes = [models.Index(fields=["site", "ends_at"], name="maintenance_by_site_end")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")),
+                name="maintenance_ends_after_start",
+                violation_error_message="A maintenance window must end after it starts.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.site.code} maintenance {self.starts_at:%Y-%m-%d %H:%M} to {self.ends_at:%Y-%m-%d %H:%M}"
+        )
+
+    def covers(self, moment: dt.datetime) -> bool:
+        return self.starts_at <= moment < self.ends_at
+
+    @property
+    def duration(self) -> dt.timedelta:
+        return self.ends_at - self.starts_at
