@@ -245,6 +245,15 @@ def _mqtt_settings() -> dict[str, int]:
         raise ImproperlyConfigured(
             f"MQTT_INGEST_WRITERS={writers} needs PostgreSQL: SQLite writes one transaction at a time."
         )
+    max_payload = env_int("MQTT_MAX_PAYLOAD_BYTES", 1024 * 1024, minimum=1024, maximum=256 * 1024 * 1024)
+    # The ingest queue's bound in (payload) bytes, the whole worker's: parsed, a heartbeat takes about
+    # 4 times its payload in memory.
+    queue_bytes = env_int("MQTT_QUEUE_MAX_BYTES", 64 * 1024 * 1024, minimum=1024 * 1024, maximum=2**34)
+    if queue_bytes < 8 * max_payload:
+        raise ImproperlyConfigured(
+            f"MQTT_QUEUE_MAX_BYTES={queue_bytes} is below 8 x MQTT_MAX_PAYLOAD_BYTES={max_payload}: "
+            "the queue must hold a few of the largest payloads per site."
+        )
     return {
         "HEARTBEAT_TIMEOUT": env_int("MQTT_HEARTBEAT_TIMEOUT", 30, minimum=1, maximum=86400),
         "MAX_CONSECUTIVE_MISSES": env_int("MQTT_MAX_CONSECUTIVE_MISSES", 3, minimum=1, maximum=1000),
@@ -255,9 +264,8 @@ def _mqtt_settings() -> dict[str, int]:
         "SENSOR_DATA_RETENTION": env_int("MQTT_SENSOR_DATA_RETENTION", 3, minimum=1, maximum=3),
         # Beyond the seed: how often the worker re-reads the connections, and the payload cap.
         "RECONCILE_INTERVAL": env_int("MQTT_RECONCILE_INTERVAL", 5, minimum=1, maximum=3600),
-        "MAX_PAYLOAD_BYTES": env_int(
-            "MQTT_MAX_PAYLOAD_BYTES", 1024 * 1024, minimum=1024, maximum=256 * 1024 * 1024
-        ),
+        "MAX_PAYLOAD_BYTES": max_payload,
+        "QUEUE_MAX_BYTES": queue_bytes,
         # Writer threads of the worker, each with its own database connection and its share of the
         # sites (site id modulo the count): PostgreSQL runs their transactions side by side.
         "INGEST_WRITERS": writers,
