@@ -39,7 +39,7 @@ def fenced(event: ConnectionEvent, lease_key: str, lease_token: int) -> Connecti
 
 _COLUMNS = ("status", "status_changed_at", "last_connected_at", "connection_errors", "error_message")
 # COALESCE keeps a column the events did not touch; one statement shape for every row. A token of 0
-# is an unfenced write (the supervisor's own: disabled, unreadable secrets).
+# is an unfenced write (a client run without a lease, as in tests; the supervisor's own are fenced).
 _UPDATE_SQL = (
     "UPDATE mqtt_mqttconnection SET "
     + ", ".join(f"{column} = COALESCE(%s, {column})" for column in _COLUMNS)

@@ -19,7 +19,7 @@ from apps.mqtt.ingest.events import fenced
 from apps.mqtt.ingest.items import ConnectionEvent
 from apps.mqtt.models import ConnectionLog, MqttConnection
 from apps.mqtt.worker.client import ClientTask
-from apps.mqtt.worker.config import ConnectionConfig, load_desired_state
+from apps.mqtt.worker.config import ConnectionConfig, DesiredState, load_desired_state
 from apps.mqtt.worker.leases import Leases, new_worker_id
 from apps.mqtt.worker.writer import IngestSink
 
@@ -110,8 +110,13 @@ class MqttSupervisor:
 
     async def reconcile(self) -> None:
         desired = await asyncio.to_thread(load_desired_state)
-        owned = await asyncio.to_thread(self.leases.sync, set(desired.configs))
-        self._log_ownership(owned)
+        # A disabled connection whose status does not say so yet and a broken one are leased like
+        # the running ones: only the holder writes their status, under its token (fenced).
+        pending = {key for key, observed in desired.disabled.items() if observed.status != Status.DISABLED}
+        owned = await asyncio.to_thread(
+            self.leases.sync, set(desired.configs) | set(desired.broken) | pending
+        )
+        self._log_ownership(owned & set(desired.configs))
         for connection_id, (client, _task) in list(self._clients.items()):
             reason = _stop_reason(client.config, desired.configs.get(connection_id), connection_id in owned)
             if reason:
@@ -123,22 +128,20 @@ class MqttSupervisor:
                 continue  # still the refused credentials: wait for an edit
             self._refused.pop(connection_id, None)
             self._start_client(config)
-        if self.leases.standing_by:
-            return  # standing by: the holder writes the install's states
-        for connection_id, observed in desired.disabled.items():
+        await self._write_own_statuses(desired, pending, owned)
+
+    async def _write_own_statuses(self, desired: DesiredState, pending: set[int], owned: set[int]) -> None:
+        """The statuses no client writes: disabled, secrets unreadable (the lease holder's to write)."""
+        for connection_id in desired.disabled:
             self._refused.pop(connection_id, None)
-            if observed.status != Status.DISABLED:
-                self._submit(
-                    connection_id,
-                    observed.site_id,
-                    Event.DISABLED,
-                    "Connection disabled",
-                    Status.DISABLED,
-                    "",
-                )
+        for connection_id in sorted(pending & owned):
+            site_id = desired.disabled[connection_id].site_id
+            self._submit(connection_id, site_id, Event.DISABLED, "Connection disabled", Status.DISABLED, "")
         for connection_id, (observed, reason) in desired.broken.items():
             await self._stop_client(connection_id, "its secrets cannot be read")
-            if observed.status != Status.ERROR or observed.error_message != reason:
+            if connection_id in owned and (
+                observed.status != Status.ERROR or observed.error_message != reason
+            ):
                 self._submit(connection_id, observed.site_id, Event.ERROR, reason, Status.ERROR, reason)
 
     def _log_ownership(self, owned: set[int]) -> None:
@@ -162,8 +165,10 @@ class MqttSupervisor:
         message: str,
         status: str,
         error: str,
-        lease: tuple[str, int] = ("", 0),
+        lease: tuple[str, int] | None = None,
     ) -> None:
+        """A status write of the supervisor's own, under the lease it holds on the connection now
+        (or the client's, for a client that ended): skipped if that lease moved on meanwhile."""
         self._writer.submit(
             fenced(
                 ConnectionEvent(
@@ -176,7 +181,7 @@ class MqttSupervisor:
                     connection_errors=0 if status == Status.DISABLED else None,
                     error_message=error,
                 ),
-                *lease,
+                *(lease or self.leases.fence_for(connection_id)),
             )
         )
 
