@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "channels",
     "apps.sites",
     "apps.mqtt",
+    "apps.alerts",
+    "apps.analytics",
     "apps.web",
 ]
 
@@ -137,6 +139,11 @@ MQTT_SPOOL_DIR = Path(env_str("MQTT_SPOOL_DIR", str(VAR_DIR / "spool")))
 # Ownership of the connections between several `run_mqtt` workers (apps/mqtt/worker/leases.py): a
 # lease in the database, renewed every third of this; a dead worker's connections move after it.
 MQTT_LEASE_SECONDS = env_int("MQTT_LEASE_SECONDS", 15, minimum=3, maximum=3600)
+# Uptime analytics (apps/analytics): raw connection logs and sensor status changes older than this are
+# pruned by `rollup_analytics` (hourly roll-ups keep long windows exact to the hour), and the roll-ups
+# and heartbeat counters older than the second setting.
+ANALYTICS_RAW_RETENTION_DAYS = env_int("ANALYTICS_RAW_RETENTION_DAYS", 35, minimum=2, maximum=3650)
+ANALYTICS_ROLLUP_RETENTION_DAYS = env_int("ANALYTICS_ROLLUP_RETENTION_DAYS", 400, minimum=2, maximum=36500)
 
 # The REST API (apps/mqtt/api/): token or session authentication, authenticated users only (each
 # endpoint also filters by the sites the user may see), pages of 50 (?page_size= up to 500).
