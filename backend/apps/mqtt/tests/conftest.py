@@ -213,6 +213,7 @@ class Mosquitto:
     port: int = field(default_factory=free_port)
     password: tuple[str, str] | None = None
     pki: Pki | None = None
+    extra: tuple[str, ...] = ()  # more configuration lines (logging options, say)
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -243,7 +244,7 @@ class Mosquitto:
                 f"keyfile {self.pki.server_key}",
             ]
         config = self.folder / "mosquitto.conf"
-        config.write_text("\n".join(lines) + "\n")
+        config.write_text("\n".join([*lines, *self.extra]) + "\n")
         self.process = subprocess.Popen(["mosquitto", "-c", str(config)], stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
         while not port_open("127.0.0.1", self.port):
