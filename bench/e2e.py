@@ -45,6 +45,7 @@ from bench.common import (
     setup_django,
     write_json,
 )
+from bench.workers import SERVICES, ServiceCPU, leases_settled
 
 START_TIMEOUT = 90.0  # seconds for the servers to come up and every MQTT client to connect
 STOP_TIMEOUT = 10.0
@@ -62,10 +63,14 @@ def log(message: str) -> None:
 class Sampler(threading.Thread):
     """Every ``every`` seconds: CPU time and RSS of the named processes, and the machine's CPU use."""
 
-    def __init__(self, processes: dict[str, psutil.Process], every: float = 1.0) -> None:
+    def __init__(
+        self, processes: dict[str, psutil.Process], every: float = 1.0, services: ServiceCPU | None = None
+    ) -> None:
         super().__init__(name="bench-sampler", daemon=True)
         self.processes = processes
         self.every = every
+        self.services = services
+        self.names = [*processes, *(SERVICES if services else ())]
         self.samples: list[dict[str, Any]] = []
         self._stop_event = threading.Event()
         psutil.cpu_percent()  # the first call only starts the machine-wide measurement
@@ -76,6 +81,8 @@ class Sampler(threading.Thread):
             with contextlib.suppress(psutil.Error):
                 times = process.cpu_times()
                 row[name] = {"cpu": times.user + times.system, "rss": process.memory_info().rss}
+        if self.services is not None:
+            row.update(self.services.sample())
         return row
 
     def run(self) -> None:
@@ -95,7 +102,7 @@ class Sampler(threading.Thread):
         result: dict[str, Any] = {
             "machine_cpu_percent": sum(row["machine_cpu_percent"] for row in rows[1:]) / (len(rows) - 1)
         }
-        for name in self.processes:
+        for name in self.names:
             if name in first and name in last:
                 rss = [row[name]["rss"] / 2**20 for row in rows if name in row]
                 result[name] = {
@@ -108,35 +115,35 @@ class Sampler(threading.Thread):
 
 @dataclass
 class Servers:
-    """The web server and (multi-process stacks) the separate MQTT worker of one session.
-    ``metrics_port`` serves the worker's Prometheus metrics: the web server's when the worker runs
-    inside it, else run_mqtt's own ``--metrics-port``."""
+    """The web server and (multi-process stacks) the separate MQTT workers of one session.
+    ``metrics_ports`` serve the workers' Prometheus metrics: the web server's when the worker runs
+    inside it, else each run_mqtt's own ``--metrics-port``."""
 
     port: int
-    metrics_port: int
+    metrics_ports: list[int]
     web: subprocess.Popen[bytes]
-    worker: subprocess.Popen[bytes] | None
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
 
     def processes(self) -> dict[str, psutil.Process]:
+        """``worker`` is the first (or only) run_mqtt, ``worker2``… the others."""
         found = {"web": psutil.Process(self.web.pid)}
-        if self.worker is not None:
-            found["worker"] = psutil.Process(self.worker.pid)
+        for number, worker in enumerate(self.workers, start=1):
+            found["worker" if number == 1 else f"worker{number}"] = psutil.Process(worker.pid)
         return found
 
     def check_alive(self) -> None:
-        for process, path in zip((self.web, self.worker), self.logs, strict=False):
-            if process is not None and process.poll() is not None:
+        for process, path in zip((self.web, *self.workers), self.logs, strict=True):
+            if process.poll() is not None:
                 tail = path.read_text()[-3000:]
                 raise RuntimeError(f"{path.name}: the process exited with {process.returncode}:\n{tail}")
 
     def stop(self) -> None:
-        for process, signum in ((self.web, signal.SIGINT), (self.worker, signal.SIGTERM)):
-            if process is not None and process.poll() is None:
+        signals = [(self.web, signal.SIGINT), *((worker, signal.SIGTERM) for worker in self.workers)]
+        for process, signum in signals:
+            if process.poll() is None:
                 process.send_signal(signum)
-        for process in (self.web, self.worker):
-            if process is None:
-                continue
+        for process, _signum in signals:
             try:
                 process.wait(STOP_TIMEOUT)
             except subprocess.TimeoutExpired:
@@ -145,7 +152,19 @@ class Servers:
                 process.wait()
 
 
-def start_servers(work: Path, name: str, separate_worker: bool) -> Servers:
+def start_worker(work: Path, name: str, metrics_port: int) -> tuple[subprocess.Popen[bytes], Path]:
+    """One ``manage.py run_mqtt`` with its metrics on ``metrics_port``, its output in a log file."""
+    path = work / f"{name}.log"
+    process = subprocess.Popen(
+        [PYTHON, str(BACKEND / "manage.py"), "run_mqtt", "--metrics-port", str(metrics_port)],
+        cwd=REPO,
+        stdout=path.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    return process, path
+
+
+def start_servers(work: Path, name: str, separate_worker: bool, workers: int = 1) -> Servers:
     port = free_port()
     web_log = work / f"{name}-web.log"
     web = subprocess.Popen(
@@ -154,17 +173,13 @@ def start_servers(work: Path, name: str, separate_worker: bool) -> Servers:
         stdout=web_log.open("wb"),
         stderr=subprocess.STDOUT,
     )
-    servers = Servers(port=port, metrics_port=port, web=web, worker=None, logs=[web_log])
+    servers = Servers(port=port, metrics_ports=[port], web=web, logs=[web_log])
     if separate_worker:
-        worker_log = work / f"{name}-worker.log"
-        servers.metrics_port = free_port()
-        servers.worker = subprocess.Popen(
-            [PYTHON, str(BACKEND / "manage.py"), "run_mqtt", "--metrics-port", str(servers.metrics_port)],
-            cwd=REPO,
-            stdout=worker_log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
-        servers.logs.append(worker_log)
+        servers.metrics_ports = [free_port() for _ in range(workers)]
+        for number, metrics_port in enumerate(servers.metrics_ports, start=1):
+            process, path = start_worker(work, f"{name}-worker{number}", metrics_port)
+            servers.workers.append(process)
+            servers.logs.append(path)
     return servers
 
 
@@ -187,22 +202,28 @@ def http_get(port: int, path: str) -> str | None:
         return None
 
 
-def scrape_metrics(port: int) -> dict[str, float] | None:
-    """The worker's Prometheus figures the benchmark reads; None when they cannot be read."""
-    text = http_get(port, "/metrics")
-    if text is None:
-        return None
-    figures = {"dropped": 0.0, "flush_seconds_sum": 0.0, "flush_count": 0.0, "readings_stored": 0.0}
+def scrape_metrics(ports: list[int]) -> dict[str, float] | None:
+    """The workers' Prometheus figures the benchmark reads, summed over the workers; None when one
+    cannot be read."""
     names = {
         "ingest_dropped_total": "dropped",
         "ingest_flush_seconds_sum": "flush_seconds_sum",
         "ingest_flush_seconds_count": "flush_count",
         "ingest_readings_stored_total": "readings_stored",
+        'mqtt_messages_received_total{kind="heartbeat"}': "heartbeats_received",
     }
-    for line in text.splitlines():
-        match = re.match(r"^(\w+)(?:\{[^}]*\})? ([0-9.eE+-]+)$", line)
-        if match and match.group(1) in names:
-            figures[names[match.group(1)]] += float(match.group(2))
+    figures = dict.fromkeys(names.values(), 0.0)
+    for port in ports:
+        text = http_get(port, "/metrics")
+        if text is None:
+            return None
+        for line in text.splitlines():
+            match = re.match(r"^(\w+)(\{[^}]*\})? ([0-9.eE+-]+)$", line)
+            if match is None:
+                continue
+            name = names.get(match.group(1)) or names.get(match.group(1) + (match.group(2) or ""))
+            if name is not None:
+                figures[name] += float(match.group(3))
     return figures
 
 
@@ -438,8 +459,20 @@ class Session:
         )
         site_ids = list(self.site_by_code.values())
         log(f"{self.name}: {len(site_ids)} sites; starting the servers")
-        self.servers = servers = start_servers(self.work, self.name, self.config["separate_worker"])
+        workers = spec.get("workers", 1)
+        self.servers = servers = start_servers(
+            self.work, self.name, self.config["separate_worker"], workers=workers
+        )
         wait_until("the web server", lambda: http_get(servers.port, "/healthz") is not None, servers)
+        if workers > 1:
+            # The first worker up claims every connection; the others get theirs as its extra leases
+            # expire (MQTT_LEASE_SECONDS): nothing is measured before that hand-over is over.
+            pids = [worker.pid for worker in servers.workers]
+            settling = time.monotonic()
+            wait_until(
+                f"{workers} workers' leases to settle", lambda: leases_settled(site_ids, pids), servers
+            )
+            log(f"{self.name}: leases settled in {time.monotonic() - settling:.1f} s")
         wait_until(
             f"{len(site_ids)} MQTT connections", lambda: connected_count(site_ids) == len(site_ids), servers
         )
@@ -447,7 +480,8 @@ class Session:
         self.clients = start_clients(
             self.work, self.name, servers.port, site_ids, self.config["session_key"], deadline, servers
         )
-        self.sampler = Sampler(servers.processes())
+        processes = {**servers.processes(), "ws_clients": psutil.Process(self.clients.process.pid)}
+        self.sampler = Sampler(processes, services=ServiceCPU())
         self.sampler.start()
         warmup = self._publish(f"{self.name}-warmup", interval=1.0, same_tick=False, duration=None, count=1)
         self.clients.drain(warmup["sent"], self.site_by_code, START_TIMEOUT)
@@ -477,7 +511,7 @@ class Session:
         assert self.servers is not None
         assert self.clients is not None
         assert self.sampler is not None
-        before = scrape_metrics(self.servers.metrics_port)
+        before = scrape_metrics(self.servers.metrics_ports)
         started = time.time()
         if during is None:
             published = self._publish(stem, interval=interval, same_tick=same_tick, duration=duration)
@@ -486,7 +520,7 @@ class Session:
         ended = time.time()
         self.clients.drain(published["sent"], self.site_by_code, self.config["drain_seconds"])
         self.servers.check_alive()
-        after = scrape_metrics(self.servers.metrics_port)
+        after = scrape_metrics(self.servers.metrics_ports)
         series, undelivered = latency(published["sent"], self.clients.read_records(), self.site_by_code)
         sites = len(self.site_by_code)
         heartbeats = len(published["sent"])
@@ -617,6 +651,7 @@ def run_ramp(config: dict[str, Any], spec: dict[str, Any], number: int) -> dict[
     return {
         "name": spec["name"],
         "kind": "ramp",
+        "workers": spec.get("workers", 1),
         "sites": spec["sites"],
         "p99_limit_ms": config["p99_limit_ms"],
         "steps": steps,

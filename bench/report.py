@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench import scale, workers
 from bench.machine import steal_percent
 
 # The targets of the performance issue (on this 2-core machine class).
@@ -273,7 +274,7 @@ def e2e_section(e2e: dict[str, Any], plot: str | None) -> list[str]:
             elif session["kind"] == "ramp":
                 for step in session["steps"]:
                     mark = "" if step["sustainable"] else " ✗"
-                    label = f"ramp: {step['offered_heartbeats_per_s']:g} hb/s offered{mark}"
+                    label = f"{session['name']}: {step['offered_heartbeats_per_s']:g} hb/s offered{mark}"
                     rows.append(_scenario_row(name, step, label))
         lines += [f"### {name} ({stack['vendor']})", "", *_table(E2E_HEADER, rows), ""]
         for session in stack["sessions"]:
@@ -360,7 +361,8 @@ def summary(results: dict[str, Any], *, command: str, quick: bool, plot: str | N
         lines += ["## Targets (issue 5)", "", *_table(["target", "measured", "status"], rows), ""]
     sections: dict[str, Callable[[dict[str, Any]], list[str]]] = {
         "ingest": ingest_section,
-        "e2e": lambda e2e: e2e_section(e2e, plot),
+        "e2e": lambda e2e: e2e_section(e2e, plot) + workers.section(e2e),
+        "scale": scale.summary_section,
         "soak": soak_section,
     }
     for key, section in sections.items():
@@ -377,7 +379,10 @@ def plot_ramp(e2e: dict[str, Any], path: Path) -> bool:
     import matplotlib.pyplot as plt
 
     ramps = [
-        (stack["stack"], session)
+        (
+            stack["stack"] + (f" x{session['workers']} workers" if session.get("workers", 1) > 1 else ""),
+            session,
+        )
         for stack in e2e["stacks"]
         for session in stack["sessions"]
         if session["kind"] == "ramp" and session["steps"]

@@ -25,7 +25,7 @@ if __package__ in (None, ""):  # `python bench/run.py`: make `bench` importable
 
 from cryptography.fernet import Fernet
 
-from bench import machine, report
+from bench import machine, report, workers
 from bench.common import LOOPBACK, REPO, RESULTS, django_env, run_child, write_json
 from bench.databases import DEFAULT_POSTGRES_URL, check_local, postgres_database, postgres_version, sqlite_url
 
@@ -38,7 +38,7 @@ FIXED = {  # name: (sites, heartbeat interval in s, all sites on the same tick)
     "x100-same-tick": (100, 5.0, True),
 }
 DEFAULT_SCENARIOS = ("seed", "seed-same-tick", "x100", "ramp")
-DEFAULT_RATES = (10.0, 20.0, 50.0, 100.0, 150.0, 200.0, 300.0, 400.0)
+DEFAULT_RATES = (10.0, 20.0, 50.0, 75.0, 100.0, 125.0, 150.0, 175.0, 200.0, 250.0, 300.0, 400.0)
 QUICK_RATES = (10.0, 20.0)
 INGEST_CASES = ((20, 1), (100, 10), (100, 50))  # (sites, heartbeats per flush)
 FRONTEND_SCENARIOS = ("site", "overview")
@@ -63,6 +63,16 @@ def _rates(value: str) -> list[float]:
     if not rates or any(rate <= 0 for rate in rates):
         raise argparse.ArgumentTypeError("rates must be positive")
     return sorted(rates)
+
+
+def _counts(value: str) -> list[int]:
+    try:
+        counts = sorted({int(item) for item in value.split(",") if item.strip()})
+    except ValueError:
+        raise argparse.ArgumentTypeError("comma-separated worker counts, e.g. 1,2") from None
+    if not counts or counts[0] < 1:
+        raise argparse.ArgumentTypeError("worker counts must be at least 1")
+    return counts
 
 
 def parser() -> argparse.ArgumentParser:
@@ -113,6 +123,12 @@ def parser() -> argparse.ArgumentParser:
         default=1,
         help="ramp steps run after the first unsustainable one (default 1)",
     )
+    group.add_argument(
+        "--workers",
+        type=_counts,
+        default=[1, 2],
+        help="run_mqtt workers of the redis-postgres ramp, one ramp per count (default 1,2)",
+    )
 
     top = argparse.ArgumentParser(
         prog="python bench/run.py",
@@ -136,6 +152,15 @@ def parser() -> argparse.ArgumentParser:
     soak.add_argument(
         "--sample-every", type=float, help="seconds between database samples (default 60; quick 5)"
     )
+    scale = commands.add_parser(
+        "scale", parents=[common], help="1,000 connections x 100 sensors @ 5 s on one broker, one worker"
+    )
+    scale.add_argument("--sites", type=int, default=1000, help="connections, one per site (default 1000)")
+    scale.add_argument("--interval", type=float, default=5.0, help="heartbeat interval in s (default 5)")
+    scale.add_argument("--steady-seconds", type=float, help="measured window (default 60; quick 10)")
+    scale.add_argument("--warmup-seconds", type=float, help="after all connected (default 30; quick 10)")
+    scale.add_argument("--publishers", type=int, default=2, help="publisher processes (default 2)")
+    scale.add_argument("--connect-timeout", type=float, default=300.0, help="s for all to connect (300)")
     frontend = commands.add_parser(
         "frontend", parents=[common], help="the web app's time per frame in Chromium under live load"
     )
@@ -211,6 +236,15 @@ class Run:
     # ---------------------------------------------------------------- end to end and soak
 
     def stack(self, name: str, sessions: list[dict[str, Any]], timeout: float) -> dict[str, Any]:
+        if name == "redis-postgres":  # the ramp once per worker count: "ramp", "ramp-2-workers", ...
+            sessions = [
+                {**session, "workers": count, "name": "ramp" if count == 1 else f"ramp-{count}-workers"}
+                if session["kind"] == "ramp"
+                else session
+                for session in sessions
+                for count in (getattr(self.args, "workers", [1]) if session["kind"] == "ramp" else [1])
+            ]
+            timeout += 600 * (len(getattr(self.args, "workers", [1])) - 1)
         print(f"== {name}: {', '.join(session['name'] for session in sessions)}", flush=True)
         config: dict[str, Any] = {
             "work_dir": str(self.work / name),
@@ -262,7 +296,9 @@ class Run:
                 )
         timeout = 600 + len(sessions) * 180 + duration * len(sessions) + step * len(rates)
         stacks = [self.stack(name, sessions, timeout) for name in args.stacks]
-        return {"parameters": {"sessions": sessions}, "stacks": stacks}
+        e2e = {"parameters": {"sessions": sessions, "workers": args.workers}, "stacks": stacks}
+        e2e["workers_ratio"] = workers.ratio(e2e)
+        return e2e
 
     def soak(self) -> dict[str, Any]:
         args = self.args
@@ -278,6 +314,52 @@ class Run:
         }
         stack = self.stack(args.stack, [session], timeout=seconds + 900)
         return {"parameters": {"sessions": [session]}, "stacks": [stack]}
+
+    # ---------------------------------------------------------------- 1,000 connections (scale)
+
+    def scale(self) -> Path:
+        """bench/scale.py in a child process on a throw-away PostgreSQL database."""
+        args = self.args
+        config = {
+            "work_dir": str(self.work / "scale"),
+            "tag": f"SC{self.run_id}".upper(),
+            "site_id_base": 2_000_000 + secrets.randbelow(900) * 10_000,
+            "sites": args.sites,
+            "interval": args.interval,
+            "publishers": args.publishers,
+            "connect_timeout": args.connect_timeout,
+            "warmup_seconds": self.pick(args.warmup_seconds, 30.0, 10.0),
+            "steady_seconds": self.pick(args.steady_seconds, 60.0, 10.0),
+            "drain_seconds": 5.0,
+        }
+        args.out.mkdir(parents=True, exist_ok=True)
+        results: dict[str, Any] = {
+            "stamp": self.stamp,
+            "machine": machine.describe(
+                postgres=postgres_version(args.postgres_url), redis_url=args.redis_url
+            ),
+            "busy": {"start": machine.busy()},
+            "quick": args.quick,
+        }
+        print(f"== scale: {args.sites} connections", flush=True)
+        timeout = args.connect_timeout + config["warmup_seconds"] + config["steady_seconds"] + 600
+        with postgres_database(args.postgres_url, f"bench_scale_{self.run_id}") as url:
+            env = self.env(url, redis_url=args.redis_url, worker_in_web=False)
+            results["scale"] = {
+                "parameters": config,
+                **run_child("bench.scale", config, env=env, timeout=timeout),
+            }
+        results["busy"]["end"] = machine.busy()
+        write_json(args.out / f"{self.stamp}-scale.json", results)
+        text = report.summary(
+            results,
+            command=shlex.join(["python", "bench/run.py", *sys.argv[1:]]),
+            quick=args.quick,
+            plot=None,
+        )
+        summary = args.out / f"{self.stamp}-summary.md"
+        summary.write_text(text + "\n")
+        return summary
 
     # ---------------------------------------------------------------- the web app (frontend)
 
@@ -348,6 +430,8 @@ class Run:
         args = self.args
         if args.command == "frontend":
             return self.frontend()
+        if args.command == "scale":
+            return self.scale()
         args.out.mkdir(parents=True, exist_ok=True)
         command = args.command
         if command != "ingest":
