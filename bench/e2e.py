@@ -202,9 +202,9 @@ def http_get(port: int, path: str) -> str | None:
         return None
 
 
-def scrape_metrics(ports: list[int]) -> dict[str, float] | None:
-    """The workers' Prometheus figures the benchmark reads, summed over the workers; None when one
-    cannot be read."""
+def scrape_metrics(ports: int | list[int]) -> dict[str, float] | None:
+    """The workers' Prometheus figures the benchmark reads, summed over the workers (one port or
+    several); None when one cannot be read."""
     names = {
         "ingest_dropped_total": "dropped",
         "ingest_flush_seconds_sum": "flush_seconds_sum",
@@ -213,7 +213,7 @@ def scrape_metrics(ports: list[int]) -> dict[str, float] | None:
         'mqtt_messages_received_total{kind="heartbeat"}': "heartbeats_received",
     }
     figures = dict.fromkeys(names.values(), 0.0)
-    for port in ports:
+    for port in [ports] if isinstance(ports, int) else ports:
         text = http_get(port, "/metrics")
         if text is None:
             return None
