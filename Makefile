@@ -27,7 +27,8 @@ help:
 	@echo "make lint          ruff (lint, format check, complexity <= 12) and mypy (django-stubs) on backend/"
 	@echo "make format        apply ruff's fixes and formatting"
 	@echo "make requirements  re-pin requirements/*.txt from requirements/*.in"
-	@echo "make bench         benchmarks (ingest, end to end); make bench-soak: 30-minute soak"
+	@echo "make bench         benchmarks (ingest, end to end, the ramp with 1 and 2 workers); make bench-soak: 30-minute soak"
+	@echo "make bench-scale   1,000 connections x 100 sensors @ 5 s on one broker, one worker (about 3 minutes)"
 	@echo "make bench-frontend  the web app's time per frame in Chromium under live load (bench/run.py frontend)"
 	@echo "make secret-key    print a new SECRET_KEY and FIELD_ENCRYPTION_KEYS value"
 
@@ -112,11 +113,15 @@ secret-key: $(STAMP)
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache frontend/node_modules frontend/dist
 
-# Benchmarks (bench/, docs/performance.md): ingest + end to end in about 10 minutes, results and a summary
-# in bench/results/. Needs PostgreSQL, Redis and Mosquitto on 127.0.0.1. The soak runs on demand.
-.PHONY: bench bench-soak
+# Benchmarks (bench/, docs/performance.md): ingest + end to end (the redis-postgres ramp with 1 and with 2
+# workers) in about 15 minutes, results and a summary in bench/results/. Needs PostgreSQL, Redis and
+# Mosquitto on 127.0.0.1. The soak and the 1,000-connection run (a private Mosquitto) run on demand.
+.PHONY: bench bench-soak bench-scale
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+bench-scale: $(STAMP)
+	$(PY) bench/run.py scale
 
 bench-soak: $(STAMP)
 	$(PY) bench/run.py soak --minutes 30
