@@ -27,7 +27,9 @@ FLUSH_SECONDS = Histogram(
 QUEUE_DEPTH = Gauge("ingest_queue_depth", "Messages waiting for the batch writer")
 DROPPED = Counter(
     "ingest_dropped_total",
-    "Heartbeats dropped before writing: superseded by a newer one of the same site under overload",
+    "Items dropped before writing, by reason: superseded (a newer heartbeat of the site took its place),"
+    " over_bytes (the oldest heartbeat of the site holding most of MQTT_QUEUE_MAX_BYTES), queue_full,"
+    " rejection_queue_full, site_backlog (a payload of a site over its share, dropped unparsed)",
     ["reason"],
 )
 SPOOLED = Counter(

@@ -18,6 +18,7 @@ class HeartbeatItem:
     # False for a retained heartbeat older than the timeout: its readings are kept, but it does not
     # make the site or its sensors look alive.
     proves_alive: bool = True
+    size: int = 0  # the payload's bytes: what the ingest queue's byte bound counts (0: estimated)
 
 
 def proves_alive(

@@ -3,8 +3,13 @@ to ``max_batch`` items (whatever queued up during the previous flush), runs the 
 hands each committed change set to ``on_change``. The event loop only enqueues; every database
 call happens here.
 
-The heartbeat queue is bounded: under overload a site's newer heartbeat supersedes its unwritten older
-one (counted in ``ingest_dropped_total``). Connection events and sys_info are few and never dropped.
+The queue (worker/queue.py) holds one FIFO per site, drained round-robin so a noisy site cannot delay
+the others, and is bounded in heartbeats and in bytes (``MQTT_QUEUE_MAX_BYTES``): under overload a
+site's newer heartbeat supersedes its unwritten older one, and over the byte bound the oldest
+heartbeats of the site holding the most go first (counted in ``ingest_dropped_total``). Connection
+events and sys_info are few and never dropped. A site holding more than 1/``SITE_SHARE`` of the
+bytes is told so (``sheds``): its client drops the next payloads unparsed, sparing the event loop the
+parse of a flood the queue would drop anyway.
 A database outage does not lose the queue: the batch is retried with backoff until it is written;
 a writer stopped while the database is away leaves its queue to ``unwritten()`` (the worker spools
 it to a file and writes it at its next start, worker/runtime.py).
@@ -21,28 +26,44 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Final, Protocol, runtime_checkable
 
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connections
 from django.utils import timezone
 
 from apps.mqtt import metrics
 from apps.mqtt.ingest.batch import write_batch
 from apps.mqtt.ingest.changes import ChangeSet
-from apps.mqtt.ingest.items import HeartbeatItem, IngestItem, RejectedItem
+from apps.mqtt.ingest.items import IngestItem
 from apps.mqtt.ingest.policy import IngestPolicy
 from apps.mqtt.worker.liveness import LivenessPolicy, sweep
+from apps.mqtt.worker.queue import SiteQueues
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], dt.datetime]
 ChangeHandler = Callable[[ChangeSet], None]
+SITE_SHARE: Final = 8  # a site holding more than 1/8 of a writer's byte bound is shed
+BATCH_BYTES: Final = 2 * 1024 * 1024  # a flush stops taking items once it holds this much
 
 
 class IngestSink(Protocol):
     """Where the client tasks put what they receive: an IngestWriter or a ShardedWriter."""
 
     def submit(self, item: IngestItem) -> None: ...
+
+
+@runtime_checkable
+class SheddingSink(IngestSink, Protocol):
+    """A sink that tells when a site's next payloads are to be dropped unparsed (the writers; a
+    sink that only collects items, in tests, has no backlog)."""
+
+    def sheds(self, site_id: int) -> bool: ...
+
+
+def queue_max_bytes() -> int:
+    return int(settings.MQTT_SETTINGS["QUEUE_MAX_BYTES"])
 
 
 class IngestWriter:
@@ -56,7 +77,9 @@ class IngestWriter:
         liveness_policy: LivenessPolicy | None = None,
         idle_wait: float = 0.1,
         max_batch: int = 100,
+        max_batch_bytes: int = BATCH_BYTES,
         max_pending_heartbeats: int = 10_000,
+        max_pending_bytes: int | None = None,
         sweep_interval: float = 2.0,
         shard: tuple[int, int] = (0, 1),
     ) -> None:
@@ -67,14 +90,16 @@ class IngestWriter:
         self._liveness_policy = liveness_policy or LivenessPolicy.from_settings()
         self._idle_wait = idle_wait
         self._max_batch = max_batch
-        self._max_pending = max_pending_heartbeats
+        self._max_batch_bytes = max_batch_bytes
         self._sweep_interval = sweep_interval
         self._shard = shard  # (index, count): this writer sweeps the sites with id % count == index
         self._cond = threading.Condition()
-        self._pending: list[IngestItem | None] = []  # None: a superseded heartbeat
-        self._pending_heartbeats = 0
+        self._pending = SiteQueues(
+            max_heartbeats=max_pending_heartbeats,
+            max_bytes=queue_max_bytes() if max_pending_bytes is None else max_pending_bytes,
+        )
+        self._site_share = self._pending.max_bytes // SITE_SHARE
         self._reported_depth = 0  # this writer's share of the queue-depth gauge
-        self._latest_by_site: dict[int, int] = {}  # site id → index of its unwritten heartbeat
         self._stopping = False
         self._stop_requested = threading.Event()  # wakes a retry backoff at once on stop
         self._in_hand = 0  # items taken from the queue and not yet written (or put back)
@@ -86,28 +111,20 @@ class IngestWriter:
 
     def submit(self, item: IngestItem) -> None:
         with self._cond:
-            if isinstance(item, HeartbeatItem):
-                index = self._latest_by_site.get(item.site_id)
-                if self._pending_heartbeats >= self._max_pending:
-                    if index is not None:
-                        self._pending[index] = item  # supersede the unwritten older heartbeat
-                        metrics.DROPPED.labels("superseded").inc()
-                        return
-                    metrics.DROPPED.labels("queue_full").inc()
-                    logger.warning("ingest queue full: heartbeat of site %s dropped", item.site_id)
-                    return
-                self._latest_by_site[item.site_id] = len(self._pending)
-                self._pending_heartbeats += 1
-            elif isinstance(item, RejectedItem) and len(self._pending) >= self._max_pending:
-                # A flood of junk (or a long outage) must not grow the queue without bound;
-                # status events and sys_info are few and always kept.
-                metrics.DROPPED.labels("rejection_queue_full").inc()
-                return
-            self._pending.append(item)
+            self._pending.put(item)
             self._report_depth()
             # Wake the writer at once: an idle system writes each heartbeat as it comes, and under
             # load batches grow by themselves while a flush is running.
             self._cond.notify()
+
+    def sheds(self, site_id: int) -> bool:
+        """The site holds more than its share of the queue's bytes: its next payload is dropped
+        unparsed, counted as ``site_backlog``."""
+        with self._cond:
+            if self._pending.site_bytes(site_id) <= self._site_share:
+                return False
+            self._pending.dropped("site_backlog", site_id)
+            return True
 
     def request_sweep(self) -> None:
         with self._cond:
@@ -156,9 +173,8 @@ class IngestWriter:
         """After ``stop()``: take what is still queued (the database was away), oldest first. A
         batch the thread may still be retrying (it did not finish in time) is not among them."""
         with self._cond:
-            items = [item for item in self._pending if item is not None]
-            self._pending = []
-            self._reindex()
+            items = self._pending.drain()
+            self._report_depth()
             return items
 
     # ------------------------------------------------------------------ the thread
@@ -167,16 +183,15 @@ class IngestWriter:
         with self._cond:
             if not self._pending and not self._stopping:
                 self._cond.wait(self._idle_wait)
-            batch = [item for item in self._pending[: self._max_batch] if item is not None]
-            self._pending = self._pending[self._max_batch :]
+            batch = self._pending.take(max_items=self._max_batch, max_bytes=self._max_batch_bytes)
             self._in_hand = len(batch)
-            self._reindex()
+            self._report_depth()
             return batch
 
     def _requeue_front(self, batch: list[IngestItem]) -> None:
         with self._cond:
-            self._pending = [*batch, *self._pending]
-            self._reindex()
+            self._pending.put_back(batch)
+            self._report_depth()
 
     def _report_depth(self) -> None:
         """Move the gauge by this writer's change, so it shows the sum over a ShardedWriter's writers
@@ -184,14 +199,6 @@ class IngestWriter:
         depth = len(self._pending)
         metrics.QUEUE_DEPTH.inc(depth - self._reported_depth)
         self._reported_depth = depth
-
-    def _reindex(self) -> None:
-        """Rebuild the per-site index of unwritten heartbeats (caller holds the lock)."""
-        self._latest_by_site = {
-            item.site_id: index for index, item in enumerate(self._pending) if isinstance(item, HeartbeatItem)
-        }
-        self._pending_heartbeats = sum(isinstance(item, HeartbeatItem) for item in self._pending)
-        self._report_depth()
 
     def _run(self) -> None:
         backoff = 0.5
@@ -287,24 +294,35 @@ class IngestWriter:
 class ShardedWriter:
     """``count`` writers, each owning the sites whose id modulo ``count`` is its index (its items and
     its liveness sweep), behind the single writer's interface. ``on_sweep`` runs after the first
-    writer's sweeps only."""
+    writer's sweeps only. The byte bound (``max_pending_bytes``, default ``MQTT_QUEUE_MAX_BYTES``)
+    is the whole worker's: each writer holds its share."""
 
     def __init__(
         self,
         count: int,
         *,
         on_sweep: Callable[[dt.datetime], None] | None = None,
+        max_pending_bytes: int | None = None,
         **options: Any,
     ) -> None:
         if count < 1:
             raise ValueError("a ShardedWriter needs at least one writer")
+        share = (queue_max_bytes() if max_pending_bytes is None else max_pending_bytes) // count
         self.writers = [
-            IngestWriter(shard=(index, count), on_sweep=on_sweep if index == 0 else None, **options)
+            IngestWriter(
+                shard=(index, count),
+                on_sweep=on_sweep if index == 0 else None,
+                max_pending_bytes=share,
+                **options,
+            )
             for index in range(count)
         ]
 
     def submit(self, item: IngestItem) -> None:
         self.writers[item.site_id % len(self.writers)].submit(item)
+
+    def sheds(self, site_id: int) -> bool:
+        return self.writers[site_id % len(self.writers)].sheds(site_id)
 
     def request_sweep(self) -> None:
         for writer in self.writers:
