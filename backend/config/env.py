@@ -1,13 +1,16 @@
 """Strict readers for settings taken from the environment.
 
 Every reader names the variable in its error, so a bad value fails at start-up with a message an
-operator can act on, instead of surfacing later as a confusing runtime error.
+operator can act on, instead of surfacing later as a confusing runtime error. Any variable ``NAME``
+may instead be given as ``NAME_FILE``, the path of a file holding the value (Docker and systemd
+secrets), so keys need not sit in the environment.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
@@ -20,6 +23,14 @@ _FALSE = {"0", "false", "no", "off", ""}
 
 def _raw(name: str) -> str | None:
     value = os.environ.get(name)
+    path = os.environ.get(f"{name}_FILE")
+    if path:
+        if value is not None:
+            raise ImproperlyConfigured(f"{name} and {name}_FILE are both set; set only one of them.")
+        try:
+            value = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={path!r} cannot be read: {exc.strerror}.") from None
     return None if value is None else value.strip()
 
 
