@@ -65,7 +65,8 @@ test-frontend: $(FRONTEND_BUILD)
 	cd frontend && npm test --silent
 
 # The MQTT tests start private Mosquitto brokers (TLS, passwords, restarts); the dashboard's browser
-# test drives Debian's Chromium (Playwright's own browser download is not used). Install them where missing.
+# test drives Debian's Chromium (Playwright's own browser download is not used); the compose test runs
+# Debian's docker-compose. Install them where missing.
 system-deps:
 	@command -v mosquitto >/dev/null || PATH="$$PATH:/usr/sbin" command -v mosquitto >/dev/null || { \
 		echo "Installing mosquitto (needed by the MQTT tests)"; \
@@ -75,6 +76,10 @@ system-deps:
 		echo "Installing chromium (needed by the browser tests)"; \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
 		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi; }
+	@command -v docker-compose >/dev/null || { \
+		echo "Installing docker-compose (the compose file's test validates it; no Docker engine needed)"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq docker-compose; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq docker-compose; fi; }
 
 test-sqlite: $(STAMP) $(FRONTEND_BUILD)
 	$(MANAGE) makemigrations --check --dry-run --settings=config.settings_test
