@@ -25,7 +25,7 @@ def _raw(name: str) -> str | None:
     value = os.environ.get(name)
     path = os.environ.get(f"{name}_FILE")
     if path:
-        if value is not None:
+        if value:  # empty counts as unset, so compose can pass both through and the operator set one
             raise ImproperlyConfigured(f"{name} and {name}_FILE are both set; set only one of them.")
         try:
             value = Path(path).read_text(encoding="utf-8")

@@ -20,6 +20,16 @@ def test_a_setting_is_read_from_the_file_its_file_variable_names(
     assert env_str("DLMON_TEST_KEY", "default") == "from-a-file"
 
 
+def test_an_empty_variable_beside_its_file_variable_counts_as_unset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "secret_key"
+    secret.write_text("from-a-file")
+    monkeypatch.setenv("DLMON_TEST_KEY", "")  # docker-compose's ${SECRET_KEY:-} when only the file is given
+    monkeypatch.setenv("DLMON_TEST_KEY_FILE", str(secret))
+    assert env_str("DLMON_TEST_KEY", "default") == "from-a-file"
+
+
 def test_a_value_read_from_a_file_is_checked_like_one_from_the_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
