@@ -13,4 +13,5 @@ urlpatterns = [
     path("", views.app_shell, name="app"),
     re_path(r"^sites/(?P<path>.*)$", views.app_shell, name="app-sites"),
     re_path(r"^ops/(?P<path>.*)$", views.app_shell, name="app-ops"),
+    re_path(r"^alerts/(?P<path>.*)$", views.app_shell, name="app-alerts"),
 ]

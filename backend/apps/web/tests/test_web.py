@@ -26,7 +26,9 @@ def customer(db: None) -> User:
     return User.objects.create_user("customer", password="customer-pass-1")
 
 
-@pytest.mark.parametrize("path", ["/", "/sites/12/", "/ops/", "/sites/12/sensors/x"])
+@pytest.mark.parametrize(
+    "path", ["/", "/sites/12/", "/ops/", "/sites/12/sensors/x", "/alerts/", "/sites/12/availability/"]
+)
 def test_app_routes_answer_the_shell_to_a_signed_in_user(
     client: Client, customer: User, built_app, path
 ) -> None:
