@@ -7,6 +7,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from apps.alerts.api import urls as alerts_urls
 from apps.mqtt.api import session, views
 
 app_name = "api"
@@ -25,5 +26,6 @@ urlpatterns = [
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     path("sites/<int:site_id>/sensors/", views.SiteSensorListView.as_view(), name="site-sensors"),
     path("sites/<int:site_id>/system-info/", views.SiteSystemInfoView.as_view(), name="site-system-info"),
+    *alerts_urls.urlpatterns,
     *router.urls,
 ]
