@@ -25,7 +25,21 @@ if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else [])
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+
+
+def _origins(value: str) -> list[str]:
+    origins = [origin.strip() for origin in value.split(",") if origin.strip()]
+    for origin in origins:
+        if not origin.startswith(("https://", "http://")) or origin.count("/") != 2:
+            raise ValueError(
+                f"{origin!r} is not an origin; write scheme and host, e.g. https://monitor.example.com"
+            )
+    return origins
+
+
+# Origins (scheme://host[:port]) trusted for unsafe requests and WebSocket connections besides the
+# request's own, e.g. when a proxy serves the app under another host name.
+CSRF_TRUSTED_ORIGINS = env_parsed("CSRF_TRUSTED_ORIGINS", "", _origins, "list of origins")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -110,6 +124,14 @@ DATABASES = {
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Login throttling (config/login_throttle.py): LOGIN_FAILURE_LIMIT wrong passwords within
+# LOGIN_FAILURE_WINDOW seconds for one username from one address lock that pair out for
+# LOGIN_LOCKOUT_SECONDS, the right password included.
+AUTHENTICATION_BACKENDS = ["config.login_throttle.ThrottledModelBackend"]
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1, maximum=1000)
+LOGIN_FAILURE_WINDOW = env_int("LOGIN_FAILURE_WINDOW", 60, minimum=1, maximum=86400)
+LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 300, minimum=1, maximum=86400)
+
 # With Redis the web server and the MQTT worker can run as separate processes (the pub/sub layer is
 # the lighter one); without it the in-memory layer only reaches consumers of the same process.
 REDIS_URL = env_str("REDIS_URL", "")
@@ -128,7 +150,19 @@ CHANNEL_LAYERS = {
 # Run the MQTT worker inside the web server's event loop (single-process mode: `make demo`, small
 # installs). Default: on without Redis, since the in-memory layer cannot cross processes.
 MQTT_WORKER_IN_WEB = env_bool("MQTT_WORKER_IN_WEB", not REDIS_URL)
-# When set, /metrics requires "Authorization: Bearer <token>".
+# The cache holds login failures and API request counts: in Redis they are shared by every web
+# process; in memory each process counts alone.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env_str("CHANNEL_LAYER_PREFIX", "dlmon"),
+    }
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+# /metrics answers "Authorization: Bearer <token>" and staff sessions; without a token, in DEBUG anyone
+# (`check --deploy` warns, dlmon.W001, when it is unset in production).
 METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 # `run_mqtt` serves its own Prometheus metrics here (0: off).
 MQTT_WORKER_METRICS_PORT = env_int("MQTT_WORKER_METRICS_PORT", 0, minimum=0, maximum=65535)
@@ -145,6 +179,14 @@ MQTT_LEASE_SECONDS = env_int("MQTT_LEASE_SECONDS", 15, minimum=3, maximum=3600)
 ANALYTICS_RAW_RETENTION_DAYS = env_int("ANALYTICS_RAW_RETENTION_DAYS", 35, minimum=2, maximum=3650)
 ANALYTICS_ROLLUP_RETENTION_DAYS = env_int("ANALYTICS_ROLLUP_RETENTION_DAYS", 400, minimum=2, maximum=36500)
 
+
+def _rate(value: str) -> str:
+    number, _, period = value.partition("/")
+    if not (number.isdigit() and int(number) > 0 and period in {"s", "sec", "min", "hour", "day"}):
+        raise ValueError("write requests per period, e.g. 600/min (periods: s, min, hour, day)")
+    return value
+
+
 # The REST API (apps/mqtt/api/): token or session authentication, authenticated users only (each
 # endpoint also filters by the sites the user may see), pages of 50 (?page_size= up to 500).
 REST_FRAMEWORK = {
@@ -158,6 +200,19 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON only in production: the browsable API's HTML pages are for development.
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        *(["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_parsed("API_THROTTLE_ANON", "60/min", _rate, "rate (requests/s|min|hour|day)"),
+        "user": env_parsed("API_THROTTLE_USER", "600/min", _rate, "rate (requests/s|min|hour|day)"),
+    },
 }
 
 SPECTACULAR_SETTINGS = {
@@ -168,6 +223,10 @@ SPECTACULAR_SETTINGS = {
     "the header `Authorization: Token YOUR-KEY`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its documentation pages: for signed-in users (session or API token) in production.
+    "SERVE_PERMISSIONS": [
+        "rest_framework.permissions.AllowAny" if DEBUG else "rest_framework.permissions.IsAuthenticated"
+    ],
     # Separate request and response components, so write-only secrets appear in requests only.
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api",
@@ -310,14 +369,28 @@ def _log_level(value: str) -> str:
     return level
 
 
+def _log_format(value: str) -> str:
+    if value not in {"plain", "json"}:
+        raise ValueError("use plain or json")
+    return value
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        # One JSON object per line (time, level, logger, message, exception): for log collectors.
+        "json": {"()": "config.logging.JsonFormatter"},
     },
+    # A warning or error repeated within a minute is written once, then counted (config/logging.py).
+    "filters": {"repeats": {"()": "config.logging.RepeatedErrorFilter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": env_parsed("LOG_FORMAT", "plain", _log_format, "log format"),
+            "filters": ["repeats"],
+        },
     },
     "root": {
         "handlers": ["console"],
@@ -328,3 +401,31 @@ LOGGING = {
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+
+
+def _proxy_ssl_header(value: str) -> tuple[str, str] | None:
+    if not value:
+        return None
+    header, _, https_value = (part.strip() for part in value.partition(","))
+    if not (header.startswith("HTTP_") and header == header.upper() and "-" not in header and https_value):
+        raise ValueError(
+            "write the header as Django names it and the value meaning HTTPS, "
+            "e.g. HTTP_X_FORWARDED_PROTO,https"
+        )
+    return header, https_value
+
+
+# Behind a TLS-terminating proxy: the header (and its value) by which the proxy says the request came
+# over HTTPS. Set it only when the proxy always sets or strips that header (see docs/configuration.md).
+SECURE_PROXY_SSL_HEADER = env_parsed("SECURE_PROXY_SSL_HEADER", "", _proxy_ssl_header, "proxy SSL header")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# Health checks and scrapers inside the network call over plain HTTP; a redirect would fail them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0, maximum=2 * 365 * 86400)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+if SECURE_HSTS_PRELOAD and not (SECURE_HSTS_INCLUDE_SUBDOMAINS and SECURE_HSTS_SECONDS >= 365 * 86400):
+    raise ImproperlyConfigured(
+        "SECURE_HSTS_PRELOAD=true needs SECURE_HSTS_INCLUDE_SUBDOMAINS=true and SECURE_HSTS_SECONDS of at "
+        "least 31536000 (a year): the browsers' preload lists require both."
+    )

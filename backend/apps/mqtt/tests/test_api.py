@@ -955,14 +955,15 @@ def test_a_failing_nudge_does_not_fail_the_write(
     assert response.status_code == 201
 
 
-def test_the_browsable_api_never_renders_secrets(staff_api: APIClient, tenant_a: Tenant) -> None:
+def test_the_browsable_api_is_off_in_production(staff_api: APIClient, tenant_a: Tenant) -> None:
+    # A browser asking for HTML gets no page (406), so no form can show a secret.
     page = staff_api.get(f"/api/connections/{tenant_a.connection.pk}/", HTTP_ACCEPT="text/html")
 
-    assert page.status_code == 200
-    html = page.content.decode()
-    assert 'name="password"' in html, "the edit form is there"
-    assert SECRET not in html
-    assert tenant_a.connection.password_encrypted not in html
+    assert page.status_code == 406
+    assert page["Content-Type"] == "application/json"
+    assert SECRET not in page.content.decode()
+    browser = staff_api.get(f"/api/connections/{tenant_a.connection.pk}/", HTTP_ACCEPT="text/html,*/*;q=0.8")
+    assert browser["Content-Type"] == "application/json"
 
 
 def test_me_describes_the_signed_in_user_with_the_server_clock(client_a: APIClient, tenant_a: Tenant) -> None:

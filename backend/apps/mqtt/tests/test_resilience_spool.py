@@ -115,13 +115,13 @@ def test_worker_metrics_carry_no_database_collector(client: Client) -> None:
 
 
 def test_web_metrics_answer_200_with_database_up_0_when_the_database_fails(
-    client: Client, monkeypatch: pytest.MonkeyPatch
+    admin_client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def failing(*args: object, **kwargs: object) -> object:
         raise DatabaseError("connection refused")
 
     monkeypatch.setattr(MqttConnection.objects, "values_list", failing)
-    response = client.get("/metrics")
+    response = admin_client.get("/metrics")
     assert response.status_code == 200
     body = response.content.decode()
     assert "database_up 0.0" in body
