@@ -3,7 +3,7 @@ ReDoc at /api/redoc/."""
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
@@ -26,6 +26,7 @@ urlpatterns = [
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     path("sites/<int:site_id>/sensors/", views.SiteSensorListView.as_view(), name="site-sensors"),
     path("sites/<int:site_id>/system-info/", views.SiteSystemInfoView.as_view(), name="site-system-info"),
+    path("", include("apps.analytics.urls")),  # availability, downtime, reports (issue 12)
     *alerts_urls.urlpatterns,
     *router.urls,
 ]

@@ -1,0 +1,17 @@
+"""The analytics routes, included under /api/ (apps/mqtt/api/urls.py) in its namespace."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from apps.analytics import api
+
+urlpatterns = [
+    path("sites/<int:site_id>/availability/", api.SiteAvailabilityView.as_view(), name="site-availability"),
+    path(
+        "sites/<int:site_id>/sensors/availability/",
+        api.SiteSensorsAvailabilityView.as_view(),
+        name="site-sensors-availability",
+    ),
+    path("sites/<int:site_id>/downtime/", api.SiteDowntimeView.as_view(), name="site-downtime"),
+]
