@@ -12,11 +12,15 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
+
+from config.login_throttle import is_locked_out
 
 
 def _shell_path() -> Path | None:
@@ -46,6 +50,23 @@ def app_shell(request: HttpRequest, **_route: object) -> HttpResponse:
     return HttpResponse(_cached_shell(path, path.stat().st_mtime))
 
 
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, saying so when the username is locked out from this address (the
+    admin's keeps its plain "enter a correct username and password")."""
+
+    def clean(self) -> dict[str, object]:
+        try:
+            return super().clean()
+        except ValidationError:
+            username = self.cleaned_data.get("username")
+            if username and is_locked_out(username=username, request=self.request):
+                raise ValidationError(
+                    "Too many failed sign-ins: try again in a few minutes.", code="locked_out"
+                ) from None
+            raise
+
+
 class SignInView(LoginView):
     template_name = "web/login.html"
+    authentication_form = SignInForm
     redirect_authenticated_user = True
