@@ -16,7 +16,11 @@ MAX_MAINTENANCE = dt.timedelta(days=31)
 
 def acknowledge_alert(*, alert: Alert, user: AbstractBaseUser | AnonymousUser, at: dt.datetime) -> Alert:
     with transaction.atomic():
-        locked = Alert.objects.select_for_update().select_related("site", "acknowledged_by").get(pk=alert.pk)
+        locked = (
+            Alert.objects.select_for_update(of=("self",))
+            .select_related("site", "acknowledged_by")
+            .get(pk=alert.pk)
+        )
         locked.acknowledge(by=user, at=at)  # type: ignore[arg-type]  # an authenticated user
         locked.save(update_fields=["state", "acknowledged_at", "acknowledged_by"])
     return locked

@@ -1,0 +1,262 @@
+"""The alert evaluator: each tick reads the state change rows written since its cursor (connection
+logs and sensor status changes, by id), updates the conditions it is timing, opens the alerts whose
+delay has passed and is not suppressed by a broader one, and resolves the alerts whose condition
+cleared; notifications are rows, sent by dispatch.py. A fixed number of queries per tick, whatever
+the number of sites and sensors.
+
+Suppression: while a site's connection is down its heartbeat and sensors raise nothing; while its
+heartbeat is missing its sensors raise nothing: the site's one alert names them. An alert opened
+during a maintenance window is recorded (``in_maintenance``) and not notified."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Prefetch
+
+from apps.alerts import messages
+from apps.alerts.board import SITE_REASONS, Board, ChangeRow, LogRow
+from apps.alerts.flapping import detect_flapping, settle_flapping
+from apps.alerts.models import (
+    SENSOR_KINDS,
+    SITE_KINDS,
+    Alert,
+    AlertRule,
+    Condition,
+    EvaluatorState,
+    Kind,
+    Notification,
+    NotificationChannel,
+    Severity,
+)
+from apps.mqtt.models import ConnectionLog, SensorDevice, SensorStatusChange
+from apps.sites.models import Site
+from apps.sites.selectors import maintenance_windows_overlapping
+
+BATCH = 20_000  # rows of each kind read per tick at most; the rest waits for the next tick
+
+
+@dataclass(slots=True)
+class TickResult:
+    rows: int = 0
+    opened: list[Alert] = field(default_factory=list)
+    resolved: list[Alert] = field(default_factory=list)
+
+
+class Rules:
+    """The enabled rules with their enabled channels, and which apply to which site."""
+
+    def __init__(self, sites: dict[int, Site]) -> None:
+        channels = Prefetch("channels", queryset=NotificationChannel.objects.filter(enabled=True))
+        self.rules = list(AlertRule.objects.filter(enabled=True).prefetch_related(channels))
+        self.sites = sites
+
+    def for_site(self, kind: str, site_id: int) -> list[AlertRule]:
+        site = self.sites.get(site_id)
+        if site is None:
+            return []
+        return [
+            rule
+            for rule in self.rules
+            if rule.kind == kind and rule.applies_to(site_id=site_id, customer_id=site.customer_id)
+        ]
+
+    def flap_window(self) -> int:
+        return max((rule.flap_minutes for rule in self.rules if rule.kind == Kind.FLAPPING), default=0)
+
+
+def evaluate(*, now: dt.datetime, heartbeat_grace: dt.timedelta = dt.timedelta(seconds=30)) -> TickResult:
+    result = TickResult()
+    with transaction.atomic():
+        state, _ = EvaluatorState.objects.select_for_update().get_or_create(pk=EvaluatorState.SINGLETON)
+        logs, changes = _new_logs(state.log_cursor), _new_changes(state.change_cursor)
+        result.rows = len(logs) + len(changes)
+        board = Board.load(heartbeat_grace=heartbeat_grace)
+        rows: list[LogRow | ChangeRow] = [*logs, *changes]
+        rows.sort(key=lambda row: (row.timestamp, isinstance(row, ChangeRow)))  # a site's log first
+        for row in rows:
+            board.apply_log(row) if isinstance(row, LogRow) else board.apply_change(row)
+        site_ids = {key[0] for key in board.conditions} | {row.site_id for row in rows}
+        rules = Rules(Site.objects.in_bulk(site_ids) if site_ids else {})
+        if rules.flap_window():
+            detect_flapping(
+                board,
+                now=now,
+                rules_for=rules.for_site,
+                window_minutes=rules.flap_window(),
+                sensors={row.sensor_id: row.site_id for row in changes},
+                sites={row.site_id for row in logs},
+            )
+        settle_flapping(board, now=now, window_minutes=rules.flap_window())
+        result.opened = _open_due(board, rules, now=now)
+        result.resolved = _resolve_cleared(board, rules, now=now)
+        _save(board)
+        if logs:
+            state.log_cursor = logs[-1].id
+        if changes:
+            state.change_cursor = changes[-1].id
+        if logs or changes:
+            state.save(update_fields=["log_cursor", "change_cursor"])
+    return result
+
+
+def _new_logs(cursor: int) -> list[LogRow]:
+    rows = (
+        ConnectionLog.objects.filter(id__gt=cursor)
+        .order_by("id")
+        .values_list("id", "mqtt_connection__site_id", "event_type", "timestamp")[:BATCH]
+    )
+    return [LogRow(*row) for row in rows]
+
+
+def _new_changes(cursor: int) -> list[ChangeRow]:
+    rows = (
+        SensorStatusChange.objects.filter(id__gt=cursor)
+        .order_by("id")
+        .values_list(
+            "id",
+            "sensor_device_id",
+            "sensor_device__site_id",
+            "sensor_device__device_name",
+            "new_status",
+            "reason",
+            "timestamp",
+        )[:BATCH]
+    )
+    return [ChangeRow(*row) for row in rows]
+
+
+def _suppressed(board: Board, condition: Condition) -> bool:
+    site = condition.site_id
+    if condition.kind == Kind.HEARTBEAT_MISSING:
+        return board.get(site, Kind.CONNECTION_DOWN) is not None
+    if condition.kind in SENSOR_KINDS:
+        return board.site_is_down(site) or condition.reason in SITE_REASONS
+    if condition.kind == Kind.FLAPPING and condition.sensor_id is not None:
+        return board.site_is_down(site) or board.get(site, Kind.FLAPPING) is not None
+    return False
+
+
+def _due(board: Board, rules: Rules, *, now: dt.datetime) -> list[tuple[Condition, list[AlertRule]]]:
+    due = []
+    for condition in board.conditions.values():
+        if condition.alert_id is not None or _suppressed(board, condition):
+            continue
+        matching = sorted(
+            rules.for_site(condition.kind, condition.site_id), key=lambda rule: rule.for_seconds
+        )
+        if matching and (now - condition.since).total_seconds() >= matching[0].for_seconds:
+            due.append((condition, matching))
+    return due
+
+
+def _open_due(board: Board, rules: Rules, *, now: dt.datetime) -> list[Alert]:
+    due = _due(board, rules, now=now)
+    if not due:
+        return []
+    sites = {condition.site_id for condition, _ in due}
+    in_maintenance = set(
+        maintenance_windows_overlapping(
+            site_ids=sites, start=now, end=now + dt.timedelta(microseconds=1)
+        ).values_list("site_id", flat=True)
+    )
+    names = _sensor_names(board, due)
+    opened: list[tuple[Alert, list[AlertRule]]] = []
+    for condition, matching in due:
+        site = rules.sites[condition.site_id]
+        affected = (
+            sorted(names.get(c.sensor_id, "") for c in board.sensors_down_at(site.pk) if c.sensor_id)
+            if condition.kind in SITE_KINDS
+            else [names.get(condition.sensor_id or 0, "")]
+            if condition.sensor_id
+            else []
+        )
+        title, message = messages.describe(condition, site=site, affected=affected)
+        alert = Alert(
+            site=site,
+            sensor_id=condition.sensor_id,
+            rule=matching[0],
+            kind=condition.kind,
+            severity=Severity.CRITICAL
+            if any(rule.severity == Severity.CRITICAL for rule in matching)
+            else Severity.WARNING,
+            title=title,
+            message=message,
+            affected_sensors=affected,
+            opened_at=now,
+            in_maintenance=site.pk in in_maintenance,
+        )
+        opened.append((alert, matching))
+    Alert.objects.bulk_create([alert for alert, _ in opened])
+    for (condition, _), (alert, _) in zip(due, opened, strict=True):
+        condition.alert = alert
+        board.mark(condition)
+    _notify(
+        [(alert, matching) for alert, matching in opened if not alert.in_maintenance],
+        event=Notification.Event.OPENED,
+        now=now,
+    )
+    return [alert for alert, _ in opened]
+
+
+def _sensor_names(board: Board, due: list[tuple[Condition, list[AlertRule]]]) -> dict[int, str]:
+    """Device names of the sensors the opening alerts mention: this tick's rows named most of them,
+    the rest in one query."""
+    wanted: set[int] = set()
+    for condition, _ in due:
+        if condition.kind in SITE_KINDS:
+            wanted |= {c.sensor_id for c in board.sensors_down_at(condition.site_id) if c.sensor_id}
+        elif condition.sensor_id:
+            wanted.add(condition.sensor_id)
+    names = {sensor: board.names[sensor] for sensor in wanted if sensor in board.names}
+    missing = wanted - names.keys()
+    if missing:
+        names.update(SensorDevice.objects.filter(pk__in=missing).values_list("id", "device_name"))
+    return names
+
+
+def _resolve_cleared(board: Board, rules: Rules, *, now: dt.datetime) -> list[Alert]:
+    alert_ids = [condition.alert_id for condition in board.cleared if condition.alert_id is not None]
+    if not alert_ids:
+        return []
+    alerts = list(Alert.objects.filter(pk__in=alert_ids).exclude(state=Alert.State.RESOLVED))
+    for alert in alerts:
+        alert.resolve(at=now)
+    Alert.objects.bulk_update(alerts, ["state", "resolved_at"])
+    recovering = [
+        (alert, [rule for rule in rules.for_site(alert.kind, alert.site_id) if rule.notify_recovery])
+        for alert in alerts
+        if not alert.in_maintenance
+    ]
+    _notify(recovering, event=Notification.Event.RESOLVED, now=now)
+    return alerts
+
+
+def _notify(alerts: list[tuple[Alert, list[AlertRule]]], *, event: str, now: dt.datetime) -> None:
+    rows = []
+    for alert, matching in alerts:
+        channels = {channel.pk: channel for rule in matching for channel in rule.channels.all()}
+        rows += [
+            Notification(alert=alert, channel=channel, event=event, next_attempt_at=now, created_at=now)
+            for channel in channels.values()
+        ]
+    if rows:
+        Notification.objects.bulk_create(rows)
+
+
+def _save(board: Board) -> None:
+    if board.cleared:
+        Condition.objects.filter(pk__in=[condition.pk for condition in board.cleared]).delete()
+    if board.added:
+        Condition.objects.bulk_create(board.added)
+    touched = [
+        board.conditions[key]
+        for key in board.touched
+        if key in board.conditions
+        and board.conditions[key].pk is not None
+        and board.conditions[key] not in board.added
+    ]
+    if touched:
+        Condition.objects.bulk_update(touched, ["since", "last_change_at", "reason", "alert"])

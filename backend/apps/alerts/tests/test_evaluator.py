@@ -1,0 +1,183 @@
+"""The evaluator with controlled time: one alert per silent site naming its sensors, one flapping
+alert, suppression under a broader outage, maintenance silence, a fixed number of queries."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import pytest
+from django.db import connection as db
+from django.test.utils import CaptureQueriesContext
+
+from apps.alerts.evaluator import evaluate
+from apps.alerts.models import Alert, Condition, Notification
+from apps.alerts.tests.helpers import (
+    T0,
+    change,
+    channel_on_every_rule,
+    log,
+    make_monitored_site,
+    seconds,
+    site_comes_back,
+    site_goes_silent,
+)
+from apps.sites.models import MaintenanceWindow, Site
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_site_going_silent_with_100_sensors_yields_one_alert_naming_them_and_one_recovery_notice(
+    make_site: Callable[..., Site],
+) -> None:
+    channel_on_every_rule()
+    site = make_site(name="Bridge")
+    connection, sensors = make_monitored_site(site, 100)
+    site_goes_silent(connection, sensors, T0)
+
+    evaluate(now=T0 + seconds(2))
+    evaluate(now=T0 + seconds(400))  # past the sensors' own 5 minutes: still the one alert
+
+    (alert,) = Alert.objects.all()
+    assert alert.kind == "heartbeat_missing"
+    assert alert.severity == "critical"
+    assert "Bridge" in alert.title
+    assert alert.affected_sensors == [f"S{index:03d}" for index in range(100)]
+    assert "S000" in alert.message
+    assert list(Notification.objects.values_list("event", flat=True)) == ["opened"]
+
+    site_comes_back(connection, sensors, T0 + seconds(600))
+    evaluate(now=T0 + seconds(602))
+    evaluate(now=T0 + seconds(1200))
+
+    (alert,) = Alert.objects.all()
+    assert alert.state == "resolved"
+    assert alert.resolved_at == T0 + seconds(602)
+    assert list(Notification.objects.values_list("event", flat=True)) == ["opened", "resolved"]
+
+
+def test_a_sensor_flapping_10_times_in_5_minutes_yields_one_flapping_alert(
+    make_site: Callable[..., Site],
+) -> None:
+    site = make_site()
+    _, sensors = make_monitored_site(site, 3)
+    flapper = sensors[:1]
+    for index in range(10):  # offline, online, … every 25 s, evaluated every 5 s
+        at = T0 + seconds(25 * index)
+        change(flapper, "offline" if index % 2 == 0 else "online", at, reason="missed 3 heartbeats")
+        for tick in range(5):
+            evaluate(now=at + seconds(5 * tick))
+
+    (alert,) = Alert.objects.all()
+    assert alert.kind == "flapping"
+    assert alert.affected_sensors == ["S000"]
+    assert "10 changes in 5 min" in alert.message
+
+    evaluate(now=T0 + seconds(225 + 301))  # quiet for the whole window
+    alert.refresh_from_db()
+    assert alert.state == "resolved"
+    assert Alert.objects.count() == 1
+
+
+def test_a_sensor_offline_longer_than_its_rule_alerts_once_and_not_before(
+    make_site: Callable[..., Site],
+) -> None:
+    _, sensors = make_monitored_site(make_site(), 5)
+    change(sensors[2:3], "offline", T0, reason="missed 3 heartbeats")
+
+    evaluate(now=T0 + seconds(299))
+    assert not Alert.objects.exists()
+    evaluate(now=T0 + seconds(301))
+    evaluate(now=T0 + seconds(306))
+
+    (alert,) = Alert.objects.all()
+    assert (alert.kind, alert.affected_sensors, alert.severity) == ("sensor_offline", ["S002"], "warning")
+
+
+def test_a_connection_down_raises_one_alert_and_no_heartbeat_or_sensor_alerts(
+    make_site: Callable[..., Site],
+) -> None:
+    connection, sensors = make_monitored_site(make_site(), 20)
+    log(connection, "disconnected", T0)
+    log(connection, "connecting", T0 + seconds(1))
+    evaluate(now=T0 + seconds(10))
+    site_goes_silent(connection, sensors, T0 + seconds(30))
+    evaluate(now=T0 + seconds(61))
+    evaluate(now=T0 + seconds(400))
+
+    (alert,) = Alert.objects.all()
+    assert alert.kind == "connection_down"
+    assert len(alert.affected_sensors) == 20
+
+    log(connection, "connected", T0 + seconds(500))
+    evaluate(now=T0 + seconds(501))  # the heartbeat has not resumed yet: it gets its timeout
+    site_comes_back(connection, sensors, T0 + seconds(505))
+    evaluate(now=T0 + seconds(506))
+    evaluate(now=T0 + seconds(700))
+
+    (alert,) = Alert.objects.all()
+    assert alert.state == "resolved"
+
+
+def test_a_connection_back_within_its_delay_raises_nothing(make_site: Callable[..., Site]) -> None:
+    connection, _ = make_monitored_site(make_site(), 2)
+    log(connection, "connecting", T0)
+    evaluate(now=T0 + seconds(5))
+    log(connection, "connected", T0 + seconds(40))
+    evaluate(now=T0 + seconds(65))
+    assert not Alert.objects.exists()
+
+
+def test_alerts_during_maintenance_are_recorded_and_not_notified(make_site: Callable[..., Site]) -> None:
+    channel_on_every_rule()
+    site = make_site()
+    connection, sensors = make_monitored_site(site, 10)
+    MaintenanceWindow.objects.create(site=site, starts_at=T0 - seconds(60), ends_at=T0 + seconds(3600))
+    site_goes_silent(connection, sensors, T0)
+    evaluate(now=T0 + seconds(2))
+    site_comes_back(connection, sensors, T0 + seconds(100))
+    evaluate(now=T0 + seconds(102))
+
+    (alert,) = Alert.objects.all()
+    assert alert.in_maintenance
+    assert alert.state == "resolved"
+    assert not Notification.objects.exists()
+
+
+def test_an_operator_stop_is_not_an_outage(make_site: Callable[..., Site]) -> None:
+    connection, sensors = make_monitored_site(make_site(), 4)
+    log(connection, "stopped", T0)
+    log(connection, "disabled", T0)
+    change(sensors, "offline", T0 + seconds(2), reason="monitoring disabled")
+    evaluate(now=T0 + seconds(3))
+    evaluate(now=T0 + seconds(3600))
+    assert not Alert.objects.exists()
+
+
+def _queries_for_a_tick(make_site: Callable[..., Site], *, sites: int, sensors: int) -> int:
+    at = T0 + seconds(sites * 10_000)  # each run later than the previous one's rows
+    for _ in range(sites):
+        connection, devices = make_monitored_site(make_site(), sensors)
+        site_goes_silent(connection, devices, at)
+        change(devices[:2], "online", at + seconds(1), reason="listed in heartbeat")
+    with CaptureQueriesContext(db) as queries:
+        evaluate(now=at + seconds(5))
+    return len(queries)
+
+
+def _insert_batches(rows: int) -> int:
+    """SQLite caps a statement's parameters (999): Django splits a bulk insert into batches of
+    this many rows; PostgreSQL takes them in one."""
+    fields = [field for field in Condition._meta.concrete_fields if not field.primary_key]
+    return math.ceil(rows / db.ops.bulk_batch_size(fields, [Condition()] * rows))
+
+
+def test_a_tick_runs_the_same_number_of_queries_whatever_the_number_of_sites_and_sensors(
+    make_site: Callable[..., Site],
+) -> None:
+    channel_on_every_rule()
+    evaluate(now=T0)  # the evaluator's row exists
+    small = _queries_for_a_tick(make_site, sites=2, sensors=5)
+    large = _queries_for_a_tick(make_site, sites=20, sensors=50)
+    assert large - small == _insert_batches(20 * 48) - _insert_batches(2 * 3)
+    assert Alert.objects.count() == 22
