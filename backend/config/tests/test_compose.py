@@ -78,6 +78,8 @@ def test_compose_config_passes_and_the_worker_can_scale_after_migrations(tmp_pat
     # Neither a fixed name nor a host port, so `--scale mqtt-worker=3` can run three.
     assert "container_name" not in worker
     assert "ports" not in worker
+    # The spool (what a worker stopped with the database away could not write) outlives containers.
+    assert any(f"{IMAGE_ROOT}/var/spool" in str(volume) for volume in worker["volumes"])
     for name in ("web", "mqtt-worker"):
         assert services[name]["image"] == services["migrate"]["image"]  # one image, upgraded together
         assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
@@ -239,7 +241,7 @@ def _start_services(
             **common,
             MQTT_WORKER_METRICS_ADDRESS="127.0.0.1",
             MQTT_WORKER_METRICS_PORT=str(free_port()),
-            MQTT_SPOOL_DIR=str(processes.logs / f"spool-{number}"),
+            MQTT_SPOOL_DIR=str(processes.logs / "spool"),  # the compose file's shared volume
         )
         processes.start(f"worker-{number}", services["mqtt-worker"]["command"], worker_env)
         checks.append((services["mqtt-worker"]["healthcheck"]["test"][1:], worker_env))
