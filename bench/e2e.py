@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import signal
 import subprocess
@@ -152,12 +153,19 @@ class Servers:
                 process.wait()
 
 
+def server_env(work: Path) -> dict[str, str]:
+    """A stopped worker's unwritten items go to the run's folder: never to the checkout's var/spool,
+    where a later worker on another database would read them back."""
+    return {**os.environ, "MQTT_SPOOL_DIR": str(work / "spool")}
+
+
 def start_worker(work: Path, name: str, metrics_port: int) -> tuple[subprocess.Popen[bytes], Path]:
     """One ``manage.py run_mqtt`` with its metrics on ``metrics_port``, its output in a log file."""
     path = work / f"{name}.log"
     process = subprocess.Popen(
         [PYTHON, str(BACKEND / "manage.py"), "run_mqtt", "--metrics-port", str(metrics_port)],
         cwd=REPO,
+        env=server_env(work),
         stdout=path.open("wb"),
         stderr=subprocess.STDOUT,
     )
@@ -170,6 +178,7 @@ def start_servers(work: Path, name: str, separate_worker: bool, workers: int = 1
     web = subprocess.Popen(
         [*UVICORN, "--port", str(port)],
         cwd=REPO,
+        env=server_env(work),
         stdout=web_log.open("wb"),
         stderr=subprocess.STDOUT,
     )
@@ -211,6 +220,7 @@ def scrape_metrics(ports: int | list[int]) -> dict[str, float] | None:
         "ingest_flush_seconds_count": "flush_count",
         "ingest_readings_stored_total": "readings_stored",
         'mqtt_messages_received_total{kind="heartbeat"}': "heartbeats_received",
+        "ingest_queue_depth": "queue_depth",
     }
     figures = dict.fromkeys(names.values(), 0.0)
     for port in [ports] if isinstance(ports, int) else ports:

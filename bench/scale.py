@@ -46,7 +46,7 @@ from bench.common import (
     setup_django,
     write_json,
 )
-from bench.e2e import Sampler, log, scrape_metrics, start_worker
+from bench.e2e import Sampler, database_size, log, scrape_metrics, start_worker
 from bench.loadgen import ts_key
 from bench.workers import ServiceCPU
 
@@ -240,6 +240,41 @@ class Subscriber(threading.Thread):
 # ---------------------------------------------------------------- the run
 
 
+class Counters(threading.Thread):
+    """The worker's counters every ``every`` seconds from its start: how the run got where it is
+    (registration of every site's sensors, a backlog building or draining)."""
+
+    def __init__(self, metrics_port: int, every: float) -> None:
+        super().__init__(name="scale-counters", daemon=True)
+        self.metrics_port, self.every = metrics_port, every
+        self.started = time.time()
+        self.rows: list[dict[str, float]] = []
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.every):
+            figures = scrape_metrics(self.metrics_port)
+            if figures is not None:
+                self.rows.append({"t": time.time() - self.started, **figures})
+
+    def stop(self) -> list[dict[str, float]]:
+        """Per-interval rates: heartbeats written (readings / 100) and received per s, drops, queue."""
+        self._stop_event.set()
+        self.join()
+        return [
+            {
+                "t": round(b["t"]),
+                "written_per_s": (b["readings_stored"] - a["readings_stored"])
+                / SENSORS_PER_SITE
+                / (b["t"] - a["t"]),
+                "received_per_s": (b["heartbeats_received"] - a["heartbeats_received"]) / (b["t"] - a["t"]),
+                "dropped": b["dropped"] - a["dropped"],
+                "queue_depth": b["queue_depth"],
+            }
+            for a, b in itertools.pairwise(self.rows)
+        ]
+
+
 def wait_connected(site_ids: range, worker: subprocess.Popen[bytes], timeout: float) -> dict[str, Any]:
     """Seconds from the worker's start until the first, half, 90 % and all of the connections are
     connected (None: not within ``timeout``)."""
@@ -340,6 +375,8 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         )
         metrics_port = free_port()
         worker, worker_log = start_worker(work, "scale-worker", metrics_port)
+        counters = Counters(metrics_port, config.get("series_every", 5.0))
+        counters.start()
         connecting = wait_connected(site_ids, worker, config["connect_timeout"])
         log(f"scale: connected {connecting['connected']}/{sites}: {connecting['seconds_until']}")
         processes = {"worker": psutil.Process(worker.pid), "broker": psutil.Process(broker.pid)}
@@ -353,6 +390,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         time.sleep(config["drain_seconds"])
         states = heartbeat_states(site_ids)
         sampler.stop()
+        series = counters.stop()
         published, publishers = stop_publishers(publishers), []
         sent = [row for result in published for row in result["sent"]]
         window["update_latency"] = update_latency(sent, subscriber.arrivals, site_by_code, window["window"])
@@ -374,6 +412,8 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
             "publish_failures": sum(result.get("failures") or 0 for result in published),
             "publisher_late_ticks": sum(result.get("late_ticks") or 0 for result in published),
             "channel_layer_events": subscriber.events,
+            "series": series,
+            "database": database_size(),
             "worker_log_tail": worker_log.read_text()[-2000:],
         }
     finally:
@@ -443,6 +483,20 @@ def summary_section(scale: dict[str, Any]) -> list[str]:
         ],
         ["publisher failures / late ticks", f"{scale['publish_failures']} / {scale['publisher_late_ticks']}"],
     ]
+    counts = scale["database"]["rows"]
+    rows.append(
+        [
+            "database at the end",
+            f"{counts['sensors']:,} sensors, {counts['readings']:,} readings,"
+            f" {counts['sensor_status_changes']:,} sensor status changes,"
+            f" {counts['connection_logs']:,} connection log rows",
+        ]
+    )
+    series = [
+        f"| {row['t']} | {row['written_per_s']:.1f} | {row['received_per_s']:.1f} | {row['dropped']:,.0f}"
+        f" | {row['queue_depth']:,.0f} |"
+        for row in scale["series"]
+    ]
     return [
         f"## {scale['sites']:,} connections on one broker",
         "",
@@ -452,6 +506,12 @@ def summary_section(scale: dict[str, Any]) -> list[str]:
         "|  |  |",
         "|---|---|",
         *(f"| {label} | {value} |" for label, value in rows),
+        "",
+        "From the worker's start (its counters; written = readings stored / 100):",
+        "",
+        "| s | heartbeats written/s | received/s | dropped | queue depth |",
+        "|---|---|---|---|---|",
+        *series,
         "",
     ]
 
