@@ -178,6 +178,18 @@ MQTT_LEASE_SECONDS = env_int("MQTT_LEASE_SECONDS", 15, minimum=3, maximum=3600)
 # and heartbeat counters older than the second setting.
 ANALYTICS_RAW_RETENTION_DAYS = env_int("ANALYTICS_RAW_RETENTION_DAYS", 35, minimum=2, maximum=3650)
 ANALYTICS_ROLLUP_RETENTION_DAYS = env_int("ANALYTICS_ROLLUP_RETENTION_DAYS", 400, minimum=2, maximum=36500)
+# Alerts (apps/alerts): the evaluator reads the new state changes every ALERTS_INTERVAL seconds, in
+# the worker unless ALERTS_IN_WORKER=0 (then `manage.py run_alerts` runs it). Email goes through
+# Django's SMTP backend with these settings.
+ALERTS_IN_WORKER = env_bool("ALERTS_IN_WORKER", True)
+ALERTS_INTERVAL = env_int("ALERTS_INTERVAL", 5, minimum=1, maximum=300)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "alerts@localhost")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 5
 
 
 def _rate(value: str) -> str:
