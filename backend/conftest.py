@@ -14,6 +14,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from django.contrib.auth.models import User
+from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection
 from django.test import Client
 
@@ -35,6 +37,15 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[N
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                     " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
+
+
+@pytest.fixture(autouse=True)
+def _fresh_request_counts() -> None:
+    """API throttling and login failures count in the cache, and user ids repeat between tests: each
+    test starts with no counts. Only the in-memory cache is emptied, never a Redis others share."""
+    backend = caches["default"]
+    if isinstance(backend, LocMemCache):
+        backend.clear()
 
 
 @pytest.fixture
