@@ -16,7 +16,9 @@ from apps.mqtt.api.fields import ModelSerializer
 from apps.mqtt.models import ConnectionLog, MqttConnection, SensorData, SensorDevice, SystemInfo
 from apps.mqtt.ops_selectors import event_level
 from apps.mqtt.sensor_shape import READING_KEYS, SENSOR_KEYS, sensor_state_of
+from apps.mqtt.services.control import message_without_names
 from apps.sites.models import Customer, Site
+from apps.sites.people import display_actor
 
 # ---------------------------------------------------------------- sites
 
@@ -139,11 +141,10 @@ class ConnectionLogSerializer(ModelSerializer):
     connection = serializers.IntegerField(source="mqtt_connection_id", read_only=True)
     site = serializers.IntegerField(source="mqtt_connection.site_id", read_only=True)
     site_code = serializers.CharField(source="mqtt_connection.site.code", read_only=True)
-    actor = serializers.CharField(
-        source="actor.get_username",
-        read_only=True,
-        allow_null=True,
-        help_text="The user who caused the event (operator actions), else null.",
+    message = serializers.SerializerMethodField()
+    actor = serializers.SerializerMethodField(
+        help_text='The user who caused the event (operator actions), else null; "operator" for a staff '
+        "user when a customer asks."
     )
     event = serializers.CharField(
         source="get_event_type_display", read_only=True, help_text="The event's label."
@@ -168,3 +169,14 @@ class ConnectionLogSerializer(ModelSerializer):
 
     def get_level(self, log: ConnectionLog) -> Literal["ok", "warn", "bad", "action", "info"]:
         return event_level(log.event_type)  # type: ignore[return-value]
+
+    def _viewer(self) -> Any:
+        request = self.context.get("request")
+        return request.user if request is not None else None
+
+    def get_message(self, log: ConnectionLog) -> str:
+        viewer = self._viewer()
+        return log.message if viewer is not None and viewer.is_staff else message_without_names(log.message)
+
+    def get_actor(self, log: ConnectionLog) -> str | None:
+        return display_actor(log.actor, self._viewer())

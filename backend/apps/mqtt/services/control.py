@@ -1,9 +1,11 @@
 """Operators' start / stop / restart of a connection: the desired state goes to the database (so it
-survives any restart), one log row names who did it, and the worker is nudged over the channel layer
+survives any restart), one log row records who did it (in its actor, never in its message: customers
+read the messages, and must not learn staff names), and the worker is nudged over the channel layer
 after the commit so it acts at once instead of at its next reconcile."""
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from asgiref.sync import async_to_sync
@@ -30,6 +32,15 @@ _EVENTS = {
 }
 
 
+# Rows written before the name left the message read "Start requested by alice".
+_NAMED_REQUEST = re.compile(r"^(Start|Stop|Restart) requested by (?!the system$).*$", re.S)
+
+
+def message_without_names(message: str) -> str:
+    """A log message as anyone may read it: an operator action's message without the user's name."""
+    return _NAMED_REQUEST.sub(r"\1 requested by an operator", message)
+
+
 def _nudge() -> None:
     async_to_sync(nudge_worker)()
 
@@ -48,7 +59,7 @@ def control_connection(*, connection: MqttConnection, action: Action, actor: Act
     if action == Action.RESTART:
         fields["restart_requested_at"] = now
     user = actor if isinstance(actor, User) and actor.is_authenticated else None
-    who = user.get_username() if user is not None else "system"
+    who = "an operator" if user is not None else "the system"
     with transaction.atomic():
         MqttConnection.objects.filter(pk=connection.pk).update(**fields)
         for name, value in fields.items():
