@@ -1,5 +1,6 @@
 import { Navigate, Route, Routes } from "react-router-dom";
 import { AppShell } from "./components/AppShell";
+import { AlertsPage } from "./features/alerts/AlertsPage";
 import { ErrorState, LoadingBlock } from "./components/StateViews";
 import { MeProvider, useLoadMe } from "./features/auth/MeContext";
 import { OpsPage } from "./features/ops/OpsPage";
@@ -30,6 +31,7 @@ export function App() {
           <Route path="/" element={<SitesOverviewPage />} />
           <Route path="/sites" element={<Navigate to="/" replace />} />
           <Route path="/sites/:siteId/*" element={<SitePage />} />
+          <Route path="/alerts/*" element={<AlertsPage />} />
           <Route path="/ops/*" element={<OpsPage />} />
           <Route path="*" element={<NotFoundPage />} />
         </Routes>

@@ -32,6 +32,7 @@ export function AppShell({ children }: { children: ReactNode }) {
           <NavLink to="/" end>
             Sites
           </NavLink>
+          <NavLink to="/alerts/">Alerts</NavLink>
           {me.is_staff && <NavLink to="/ops/">Operations</NavLink>}
           {me.is_staff && <a href="/admin/">Admin</a>}
           {me.is_staff && <a href="/api/docs/">API docs</a>}

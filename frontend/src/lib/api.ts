@@ -2,7 +2,23 @@
 // become ApiError; "not logged in" sends the browser to the login page.
 import { csrfToken } from "./cookies";
 import { redirectToLogin } from "./navigation";
-import type { LogEvent, Me, OpsState, Paginated, Site, SystemInfo, Connection } from "./types";
+import type {
+  Alert,
+  AlertState,
+  AvailabilityWindow,
+  Connection,
+  DowntimePeriod,
+  LogEvent,
+  MaintenanceState,
+  MaintenanceWindow,
+  Me,
+  OpsState,
+  Paginated,
+  SensorAvailability,
+  Site,
+  SiteAvailability,
+  SystemInfo,
+} from "./types";
 
 export class ApiError extends Error {
   readonly status: number;
@@ -107,6 +123,40 @@ export async function fetchAllPages<T>(first: string, signal?: AbortSignal): Pro
   return all;
 }
 
+/** "?a=1&b=2" from the defined values, or "" when there are none. */
+export function query(params: Record<string, string | number | null | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== "") search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+export type ReportKind = "uptime-site" | "uptime-sensor" | "downtime" | "logs" | "readings";
+
+/** The streamed CSV report's address (a plain link: the browser downloads it with the session cookie). */
+export function reportUrl(kind: ReportKind, siteId: number, window: AvailabilityWindow): string {
+  switch (kind) {
+    case "uptime-site":
+      return `/api/reports/uptime.csv${query({ site: siteId, level: "site", window })}`;
+    case "uptime-sensor":
+      return `/api/reports/uptime.csv${query({ site: siteId, level: "sensor", window })}`;
+    case "downtime":
+      return `/api/reports/downtime.csv${query({ site: siteId, window })}`;
+    case "logs":
+      return `/api/reports/logs.csv${query({ site: siteId, window })}`;
+    case "readings":
+      return `/api/reports/readings.csv${query({ site: siteId })}`;
+  }
+}
+
+export interface MaintenanceInput {
+  starts_at: string;
+  ends_at: string;
+  reason: string;
+}
+
 export const api = {
   me: (signal?: AbortSignal) => request<Me>("/api/me/", { signal }),
   sites: (signal?: AbortSignal) => fetchAllPages<Site>("/api/sites/?page_size=500", signal),
@@ -118,6 +168,24 @@ export const api = {
   ops: (signal?: AbortSignal) => request<OpsState>("/api/ops/", { signal }),
   control: (connectionId: number, action: "start" | "stop" | "restart") =>
     request<Connection>(`/api/connections/${connectionId}/${action}/`, { method: "POST" }),
+  availability: (siteId: number, window: AvailabilityWindow, signal?: AbortSignal) =>
+    request<SiteAvailability>(`/api/sites/${siteId}/availability/${query({ window })}`, { signal }),
+  sensorAvailability: (
+    siteId: number,
+    params: { window: AvailabilityWindow; page: number; ordering?: "uptime" | null },
+    signal?: AbortSignal,
+  ) => request<Paginated<SensorAvailability>>(`/api/sites/${siteId}/sensors/availability/${query(params)}`, { signal }),
+  downtime: (siteId: number, params: { window: AvailabilityWindow; page: number; page_size?: number }, signal?: AbortSignal) =>
+    request<Paginated<DowntimePeriod>>(`/api/sites/${siteId}/downtime/${query(params)}`, { signal }),
+  alerts: (params: { site?: number | null; state?: AlertState | null; page?: number }, signal?: AbortSignal) =>
+    request<Paginated<Alert>>(`/api/alerts/${query(params)}`, { signal }),
+  acknowledgeAlert: (alertId: number) => request<Alert>(`/api/alerts/${alertId}/acknowledge/`, { method: "POST" }),
+  maintenance: (siteId: number, params: { state?: MaintenanceState | null; page?: number } = {}, signal?: AbortSignal) =>
+    request<Paginated<MaintenanceWindow>>(`/api/sites/${siteId}/maintenance/${query(params)}`, { signal }),
+  addMaintenance: (siteId: number, body: MaintenanceInput) =>
+    request<MaintenanceWindow>(`/api/sites/${siteId}/maintenance/`, { method: "POST", body }),
+  deleteMaintenance: (siteId: number, windowId: number) =>
+    request<null>(`/api/sites/${siteId}/maintenance/${windowId}/`, { method: "DELETE" }),
 };
 
 export type Api = typeof api;

@@ -220,3 +220,96 @@ export interface OpsState {
   logs: LogEvent[];
   worker: Worker | null;
 }
+
+// ---- Continuity of service (issue 12): availability, downtime, alerts, maintenance windows.
+
+export type AvailabilityWindow = "24h" | "7d" | "30d";
+export type AvailabilityBucketSize = "hour" | "day";
+
+/** Uptime of one monitored thing over the window; excluded = disabled by an operator or unknown. */
+export interface UptimeFigure {
+  uptime_percentage: number | null;
+  up_seconds: number;
+  down_seconds: number;
+  excluded_seconds: number;
+  maintenance_seconds: number;
+}
+
+export interface AvailabilityBucket {
+  start: string;
+  end: string;
+  connection_uptime: number | null;
+  heartbeat_uptime: number | null;
+  sensors_uptime: number | null;
+  maintenance_seconds: number;
+  expected_heartbeats: number;
+  received_heartbeats: number;
+}
+
+export interface SiteAvailability {
+  site: number;
+  start: string;
+  end: string;
+  bucket: AvailabilityBucketSize;
+  connection: UptimeFigure;
+  heartbeat: UptimeFigure;
+  sensors: { uptime_percentage: number | null; count: number };
+  completeness: { expected: number; received: number; percentage: number | null };
+  buckets: AvailabilityBucket[];
+}
+
+export interface SensorAvailability {
+  sensor: number;
+  device_name: string;
+  uptime_percentage: number | null;
+  down_seconds: number;
+  buckets: { start: string; uptime_percentage: number | null }[];
+}
+
+export type DowntimeKind = "connection" | "heartbeat" | "sensor";
+
+export interface DowntimePeriod {
+  kind: DowntimeKind;
+  sensor: number | null;
+  device_name: string | null;
+  start: string;
+  /** null while the period is ongoing */
+  end: string | null;
+  duration_seconds: number;
+  reason: string;
+  in_maintenance: boolean;
+}
+
+export type AlertKind = "connection_down" | "heartbeat_missing" | "sensor_offline" | "sensor_stale" | "flapping";
+export type AlertState = "open" | "acknowledged" | "resolved";
+
+export interface Alert {
+  id: number;
+  site: number;
+  site_name: string;
+  site_code: string;
+  kind: AlertKind;
+  severity: "critical" | "warning";
+  state: AlertState;
+  title: string;
+  message: string;
+  affected_sensors: string[];
+  opened_at: string;
+  resolved_at: string | null;
+  acknowledged_at: string | null;
+  /** A username for staff; the word "operator" for customers. */
+  acknowledged_by: string | null;
+  in_maintenance: boolean;
+}
+
+export type MaintenanceState = "upcoming" | "active" | "past";
+
+export interface MaintenanceWindow {
+  id: number;
+  site: number;
+  starts_at: string;
+  ends_at: string;
+  reason: string;
+  created_by: string | null;
+  state: MaintenanceState;
+}

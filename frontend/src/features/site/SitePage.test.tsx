@@ -36,6 +36,7 @@ function routes(overrides: Parameters<typeof fakeFetch>[0] = {}) {
   return fakeFetch({
     "/api/sites/3/": { body: site(3, { name: "Bridge North", code: "DEMO3" }) },
     "/api/logs/": { body: { count: EVENTS.length, next: null, previous: null, results: EVENTS } },
+    "/api/sites/3/maintenance/": { body: { count: 0, next: null, previous: null, results: [] } },
     ...overrides,
   });
 }
@@ -249,5 +250,38 @@ describe("site page", () => {
     expect(within(table).getByRole("columnheader", { name: "Inclination (°)" })).toBeInTheDocument();
     expect(within(table).queryByRole("columnheader", { name: /Magnetic field/ })).not.toBeInTheDocument();
     await waitFor(() => expect(within(table).getAllByRole("rowheader")).toHaveLength(2));
+  });
+
+  it("switches to the availability view from its tab, keeping the site's header and showing an active maintenance", async () => {
+    const empty = { body: { count: 0, next: null, previous: null, results: [] } };
+    routes({
+      "/api/sites/3/availability/": {
+        body: {
+          site: 3,
+          start: "2026-11-29T10:00:00Z",
+          end: "2026-11-30T10:00:00Z",
+          bucket: "hour",
+          connection: { uptime_percentage: 99.95, up_seconds: 86357, down_seconds: 43, excluded_seconds: 0, maintenance_seconds: 0 },
+          heartbeat: { uptime_percentage: 100, up_seconds: 86400, down_seconds: 0, excluded_seconds: 0, maintenance_seconds: 0 },
+          sensors: { uptime_percentage: 100, count: 2 },
+          completeness: { expected: 0, received: 0, percentage: null },
+          buckets: [],
+        },
+      },
+      "/api/sites/3/sensors/availability/": empty,
+      "/api/sites/3/downtime/": empty,
+      "/api/sites/3/maintenance/": { body: { count: 1, next: null, previous: null, results: [{ id: 1, site: 3, starts_at: "2026-11-30T09:00:00Z", ends_at: "2026-11-30T11:00:00Z", reason: "Bearing replacement", created_by: "operator", state: "active" }] } },
+    });
+    renderSite();
+    await live();
+    expect((await screen.findByText("Maintenance in progress")).closest("p")).toHaveTextContent("Bearing replacement");
+    const tabs = screen.getByRole("navigation", { name: "Site views" });
+    expect(within(tabs).getByRole("link", { name: "Live" })).toHaveAttribute("aria-current", "page");
+    await userEvent.click(within(tabs).getByRole("link", { name: "Availability" }));
+    expect(within(tabs).getByRole("link", { name: "Availability" })).toHaveAttribute("aria-current", "page");
+    expect(await screen.findByRole("heading", { name: /Site availability/ })).toBeInTheDocument();
+    expect(screen.getAllByText("99.95 %").length).toBeGreaterThan(0);
+    expect(screen.queryByRole("searchbox")).toBeNull(); // the live sensor list is not drawn behind it
+    expect(screen.getByRole("region", { name: "Bridge North" })).toBeInTheDocument();
   });
 });

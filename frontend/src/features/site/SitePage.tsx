@@ -1,5 +1,5 @@
 import { useMemo, useState } from "react";
-import { Link, useParams } from "react-router-dom";
+import { Link, NavLink, useParams } from "react-router-dom";
 import { Badge } from "../../components/Badge";
 import { SensorCard } from "../../components/SensorCard";
 import { Segmented } from "../../components/Segmented";
@@ -10,6 +10,10 @@ import { groupsFromKey, groupsKey, tableGroups } from "../../lib/measures";
 import { useNow } from "../../lib/ticker";
 import { useStoredChoice } from "../../lib/useStoredChoice";
 import { ago, fullTime } from "../../lib/time";
+import { AlertsBrowser } from "../alerts/AlertsBrowser";
+import { AvailabilityView } from "../availability/AvailabilityView";
+import { MaintenanceBanner } from "../maintenance/MaintenanceBanner";
+import { MaintenancePanel } from "../maintenance/MaintenancePanel";
 import { CountsBar } from "../sites/SiteTile";
 import { EventsPanel } from "./EventsPanel";
 import { SensorTable } from "./SensorTable";
@@ -22,6 +26,32 @@ export const SENSOR_VIEWS: readonly { key: SensorView; label: string }[] = [
   { key: "table", label: "Table" },
 ];
 export const SENSOR_VIEW_KEY = "site-view";
+
+/** The site page's views, each its own address under /sites/<id>/ (so a link or a reload keeps it). */
+type SiteTab = "live" | "availability" | "alerts" | "maintenance";
+const SITE_TABS: readonly { key: SiteTab; label: string; path: string }[] = [
+  { key: "live", label: "Live", path: "" },
+  { key: "availability", label: "Availability", path: "availability/" },
+  { key: "alerts", label: "Alerts", path: "alerts/" },
+  { key: "maintenance", label: "Maintenance", path: "maintenance/" },
+];
+
+function tabOf(rest: string | undefined): SiteTab {
+  const first = (rest ?? "").split("/")[0];
+  return SITE_TABS.find((t) => t.key === first)?.key ?? "live";
+}
+
+function SiteTabs({ siteId, current }: { siteId: number; current: SiteTab }) {
+  return (
+    <nav className="site-tabs" aria-label="Site views">
+      {SITE_TABS.map((tab) => (
+        <NavLink key={tab.key} to={`/sites/${siteId}/${tab.path}`} className="site-tab" aria-current={tab.key === current ? "page" : undefined} end>
+          {tab.label}
+        </NavLink>
+      ))}
+    </nav>
+  );
+}
 
 function BackLink() {
   return (
@@ -48,6 +78,7 @@ export function SitePage() {
 }
 
 function SiteView({ siteId }: { siteId: number }) {
+  const tab = tabOf(useParams()["*"]);
   const status = useMqttStatus(siteId);
   const now = useNow();
   const serverNow = now + status.clockOffsetMs;
@@ -135,74 +166,81 @@ function SiteView({ siteId }: { siteId: number }) {
           <CountsBar {...counts} />
         </div>
       </section>
+      <MaintenanceBanner siteId={siteId} />
+      <SiteTabs siteId={siteId} current={tab} />
 
-      <div className="site-layout">
-        <section className="sensors" aria-labelledby="sensors-title">
-          <h2 id="sensors-title">Sensors</h2>
-          {unlisted > 0 && (
-            <p className="notice" role="note">
-              This site reports {unlisted} more sensor{unlisted === 1 ? "" : "s"} than the live view lists (the
-              per-site sensor limit); counts above cover the listed ones.
-            </p>
-          )}
-          <div className="toolbar" role="search">
-            <label className="field">
-              <span className="field-label">Search</span>
-              <input type="search" value={query} onChange={(e) => setQuery(e.target.value)} placeholder="Name or type" />
-            </label>
-            <label className="field">
-              <span className="field-label">Sort</span>
-              <select value={sort} onChange={(e) => setSort(e.target.value as SensorSort)}>
-                {SENSOR_SORTS.map((s) => (
-                  <option key={s.key} value={s.key}>
-                    {s.label}
-                  </option>
-                ))}
-              </select>
-            </label>
-            <Segmented label="View" options={SENSOR_VIEWS} value={view} onChange={setView} />
-          </div>
-          <div className="filters" role="group" aria-label="Filter by state">
-            {SENSOR_FILTERS.map((f) => (
-              <button
-                key={f.key}
-                type="button"
-                className={`chip${filter === f.key ? " chip--on" : ""}`}
-                aria-pressed={filter === f.key}
-                onClick={() => setFilter(f.key)}
-              >
-                {f.label} <span className="chip-count">{f.key === "all" ? counts.total : counts[f.key]}</span>
-              </button>
-            ))}
-          </div>
-          {status.sensors.length === 0 ? (
-            <EmptyState title="No sensors yet">
-              <p>Sensors appear here as soon as the datalogger reports them.</p>
-            </EmptyState>
-          ) : sensors.length === 0 ? (
-            <p className="quiet">No sensors match.</p>
-          ) : view === "table" ? (
-            <SensorTable
-              sensors={sensors}
-              groups={groups}
-              staleAfterSeconds={status.staleAfterSeconds}
-              clockOffsetMs={status.clockOffsetMs}
-              labelledBy="sensors-title"
-              showType={showType}
-            />
-          ) : (
-            <div className="cards">
-              {sensors.map((sensor) => (
-                <SensorCard key={sensor.id} sensor={sensor} staleAfterSeconds={status.staleAfterSeconds} clockOffsetMs={status.clockOffsetMs} />
+      {tab === "availability" && <AvailabilityView siteId={siteId} />}
+      {tab === "alerts" && <AlertsBrowser siteId={siteId} />}
+      {tab === "maintenance" && <MaintenancePanel siteId={siteId} />}
+      {tab === "live" && (
+        <div className="site-layout">
+          <section className="sensors" aria-labelledby="sensors-title">
+            <h2 id="sensors-title">Sensors</h2>
+            {unlisted > 0 && (
+              <p className="notice" role="note">
+                This site reports {unlisted} more sensor{unlisted === 1 ? "" : "s"} than the live view lists (the
+                per-site sensor limit); counts above cover the listed ones.
+              </p>
+            )}
+            <div className="toolbar" role="search">
+              <label className="field">
+                <span className="field-label">Search</span>
+                <input type="search" value={query} onChange={(e) => setQuery(e.target.value)} placeholder="Name or type" />
+              </label>
+              <label className="field">
+                <span className="field-label">Sort</span>
+                <select value={sort} onChange={(e) => setSort(e.target.value as SensorSort)}>
+                  {SENSOR_SORTS.map((s) => (
+                    <option key={s.key} value={s.key}>
+                      {s.label}
+                    </option>
+                  ))}
+                </select>
+              </label>
+              <Segmented label="View" options={SENSOR_VIEWS} value={view} onChange={setView} />
+            </div>
+            <div className="filters" role="group" aria-label="Filter by state">
+              {SENSOR_FILTERS.map((f) => (
+                <button
+                  key={f.key}
+                  type="button"
+                  className={`chip${filter === f.key ? " chip--on" : ""}`}
+                  aria-pressed={filter === f.key}
+                  onClick={() => setFilter(f.key)}
+                >
+                  {f.label} <span className="chip-count">{f.key === "all" ? counts.total : counts[f.key]}</span>
+                </button>
               ))}
             </div>
-          )}
-        </section>
-        <aside className="site-side" aria-label="Site details">
-          <SystemInfoPanel info={status.systemInfo} serverNow={serverNow} />
-          <EventsPanel events={status.events} status={status.eventsStatus} error={status.eventsError} onRetry={status.reloadEvents} />
-        </aside>
-      </div>
+            {status.sensors.length === 0 ? (
+              <EmptyState title="No sensors yet">
+                <p>Sensors appear here as soon as the datalogger reports them.</p>
+              </EmptyState>
+            ) : sensors.length === 0 ? (
+              <p className="quiet">No sensors match.</p>
+            ) : view === "table" ? (
+              <SensorTable
+                sensors={sensors}
+                groups={groups}
+                staleAfterSeconds={status.staleAfterSeconds}
+                clockOffsetMs={status.clockOffsetMs}
+                labelledBy="sensors-title"
+                showType={showType}
+              />
+            ) : (
+              <div className="cards">
+                {sensors.map((sensor) => (
+                  <SensorCard key={sensor.id} sensor={sensor} staleAfterSeconds={status.staleAfterSeconds} clockOffsetMs={status.clockOffsetMs} />
+                ))}
+              </div>
+            )}
+          </section>
+          <aside className="site-side" aria-label="Site details">
+            <SystemInfoPanel info={status.systemInfo} serverNow={serverNow} />
+            <EventsPanel events={status.events} status={status.eventsStatus} error={status.eventsError} onRetry={status.reloadEvents} />
+          </aside>
+        </div>
+      )}
     </div>
   );
 }
