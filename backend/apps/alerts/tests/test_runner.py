@@ -1,0 +1,61 @@
+"""The runner in the worker: one evaluator per install (the lease), ticks in its own threads."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.conf import LazySettings
+
+from apps.alerts.lease import claim_evaluator
+from apps.alerts.models import Alert, EvaluatorState
+from apps.alerts.runner import AlertRunner
+from apps.alerts.tests.helpers import T0, make_monitored_site, seconds, site_goes_silent
+from apps.mqtt.worker.runtime import MqttWorker
+from apps.sites.models import Site
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_only_one_worker_holds_the_evaluator_until_its_lease_expires() -> None:
+    assert claim_evaluator(worker_id="a", now=T0, seconds=15)
+    assert not claim_evaluator(worker_id="b", now=T0 + seconds(10), seconds=15)
+    assert claim_evaluator(worker_id="a", now=T0 + seconds(10), seconds=15)  # renewed
+    assert claim_evaluator(worker_id="b", now=T0 + seconds(26), seconds=15)  # a's expired
+    assert EvaluatorState.objects.get().holder == "b"
+
+
+def test_a_fresh_evaluator_starts_after_the_existing_rows(make_site: Callable[..., Site]) -> None:
+    connection, sensors = make_monitored_site(make_site(), 3)
+    site_goes_silent(connection, sensors, T0)  # history from before alerts existed
+    runner = AlertRunner(worker_id="w", clock=lambda: T0 + seconds(5), interval=1)
+    runner.tick()
+    assert runner.holding
+    assert not Alert.objects.exists()
+
+
+def test_the_worker_runs_the_evaluator_in_its_own_thread_and_it_opens_alerts(
+    make_site: Callable[..., Site], settings: LazySettings, tmp_path: Path
+) -> None:
+    settings.ALERTS_IN_WORKER = True
+    settings.ALERTS_INTERVAL = 1
+    claim_evaluator(worker_id="setup", now=dt.datetime.now(dt.UTC) - seconds(60), seconds=1)  # cursor: now
+    connection, sensors = make_monitored_site(make_site(), 10)
+
+    async def run() -> None:
+        worker = MqttWorker(layer=None, idle_wait=0.02, spool_dir=tmp_path, reconcile_interval=60)
+        await worker.start()
+        assert "alerts" in {task.get_name() for task in worker._tasks}
+        await asyncio.to_thread(site_goes_silent, connection, sensors, dt.datetime.now(dt.UTC))
+        for _ in range(100):  # up to 10 s
+            if await asyncio.to_thread(Alert.objects.exists):
+                break
+            await asyncio.sleep(0.1)
+        await worker.stop()
+
+    asyncio.run(run())
+    (alert,) = Alert.objects.all()
+    assert len(alert.affected_sensors) == 10
