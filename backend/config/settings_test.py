@@ -30,3 +30,5 @@ STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.s
 WHITENOISE_AUTOREFRESH = True  # no collected static folder to index at start-up
 # Set before config.asgi is imported: its origin check copies the list at import time.
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+# The worker's tests run it without the alert evaluator's threads; apps/alerts/tests turn it on.
+ALERTS_IN_WORKER = False

@@ -32,6 +32,7 @@ from channels.layers import BaseChannelLayer, get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
+from apps.alerts.runner import AlertRunner
 from apps.mqtt import metrics
 from apps.mqtt.ingest.changes import ChangeSet
 from apps.mqtt.ingest.events import FencedConnectionEvent
@@ -194,6 +195,9 @@ class MqttWorker:
         if self._layer is not None:
             self._tasks.append(asyncio.create_task(self._listen_for_nudges(), name="mqtt-control"))
             self._tasks.append(asyncio.create_task(self._send_broadcasts(), name="mqtt-broadcast"))
+        if settings.ALERTS_IN_WORKER:  # the alert evaluator and sender, in their own threads
+            alerts = AlertRunner(worker_id=self.worker_id, clock=self._clock)
+            self._tasks.append(asyncio.create_task(alerts.run(), name="alerts"))
         logger.info("MQTT worker %s started", self.worker_id)
 
     async def stop(self) -> None:
