@@ -161,3 +161,25 @@ class DowntimeSerializer(serializers.Serializer):
     duration_seconds = serializers.IntegerField()
     reason = serializers.CharField()
     in_maintenance = serializers.BooleanField()
+
+
+def _site_ids() -> serializers.ListField:
+    return serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**63 - 1),
+        required=False,
+        help_text="A site's id; repeat for several; omitted: every site you may see.",
+    )
+
+
+class ReportParams(WindowParams):
+    site = _site_ids()
+    level = serializers.ChoiceField(
+        choices=["site", "sensor"], required=False, help_text="uptime.csv: per site (default) or per sensor."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return {**super().validate(attrs), "site": attrs.get("site", []), "level": attrs.get("level", "site")}
+
+
+class SitesParams(serializers.Serializer):
+    site = _site_ids()

@@ -15,3 +15,9 @@ urlpatterns = [
     ),
     path("sites/<int:site_id>/downtime/", api.SiteDowntimeView.as_view(), name="site-downtime"),
 ]
+urlpatterns += [
+    path("reports/uptime.csv", api.UptimeReportView.as_view(), name="report-uptime"),
+    path("reports/downtime.csv", api.DowntimeReportView.as_view(), name="report-downtime"),
+    path("reports/logs.csv", api.LogReportView.as_view(), name="report-logs"),
+    path("reports/readings.csv", api.ReadingReportView.as_view(), name="report-readings"),
+]

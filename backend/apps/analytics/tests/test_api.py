@@ -121,3 +121,10 @@ def test_queries_per_request_do_not_grow_with_the_sensors(
         log(monitored_site, "connected", hours_ago(29))
         counts.append(_queries(customer_client, url))
     assert counts[0] == counts[1], counts
+
+
+def test_the_api_root_lists_the_analytics_routes(db: None) -> None:
+    body = APIClient().get("/api/").json()
+    assert body["site_availability"].endswith("/api/sites/{site_id}/availability/")
+    assert body["site_downtime"].endswith("/api/sites/{site_id}/downtime/")
+    assert body["reports"][0].endswith("/api/reports/uptime.csv")

@@ -87,6 +87,13 @@ class ApiRootView(APIView):
         sites = request.build_absolute_uri(reverse("api:site-list"))
         routes["site_sensors"] = sites + "{site_id}/sensors/"
         routes["site_system_info"] = sites + "{site_id}/system-info/"
+        routes["site_availability"] = sites + "{site_id}/availability/"
+        routes["site_sensors_availability"] = sites + "{site_id}/sensors/availability/"
+        routes["site_downtime"] = sites + "{site_id}/downtime/"
+        routes["reports"] = [
+            request.build_absolute_uri(reverse(f"api:report-{name}"))
+            for name in ("uptime", "downtime", "logs", "readings")
+        ]
         routes["connection_control"] = request.build_absolute_uri(reverse("api:connection-list")) + (
             "{id}/start/ | stop/ | restart/"
         )
