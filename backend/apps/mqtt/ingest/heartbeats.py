@@ -23,6 +23,7 @@ from django.db import connection as db
 
 from apps.mqtt import metrics
 from apps.mqtt.ingest.changes import ChangeSet, SiteChanges
+from apps.mqtt.ingest.completeness import write_heartbeat_hours
 from apps.mqtt.ingest.devices import Device, Refused, load_devices, seconds_since, ts_key_function
 from apps.mqtt.ingest.items import HeartbeatItem
 from apps.mqtt.ingest.policy import OFFLINE, ONLINE, STALE, IngestPolicy
@@ -75,6 +76,7 @@ def write_heartbeats(
         flush.write(cursor, devices)
         if resumed_logs:
             cursor.executemany(INSERT_LOG_SQL, resumed_logs)
+        write_heartbeat_hours(cursor, items, adapt)
     metrics.READINGS_STORED.inc(flush.stored)
     metrics.READINGS_REPEATED.inc(flush.repeated)
     if flush.replayed:

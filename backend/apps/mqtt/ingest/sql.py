@@ -189,3 +189,10 @@ INSERT_LOG_SQL = (
     "INSERT INTO mqtt_connectionlog (mqtt_connection_id, event_type, message, timestamp)"
     " VALUES (%s, %s, %s, %s)"
 )
+# Heartbeats per site and UTC hour (ingest/completeness.py): added to, never overwritten.
+UPSERT_HEARTBEAT_HOURS = _insert(
+    "analytics_heartbeathour",
+    (("site_id", "bigint"), ("hour", "timestamptz"), ("received", "integer")),
+    "ON CONFLICT (site_id, hour) DO UPDATE SET"
+    " received = analytics_heartbeathour.received + excluded.received",
+)
