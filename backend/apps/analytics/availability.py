@@ -217,3 +217,11 @@ def sensor_uptime_totals(*, site_ids: Sequence[int], window: Window) -> dict[int
     connections = dict(MqttConnection.objects.filter(site_id__in=site_ids).values_list("id", "site_id"))
     totals = site_totals(site_ids=site_ids, connections=connections, window=window, edges=edges)
     return {sensor_id: per_bucket[0] for sensor_id, per_bucket in totals.sensors.items()}
+
+
+def sensor_uptime_last_24h(*, sensor_id: int, site_id: int, now: dt.datetime) -> float | None:
+    """One sensor's uptime percentage over the last 24 h (the admin's sensor page)."""
+    window = Window(start=now - dt.timedelta(hours=24), end=now, bucket="day", now=now)
+    totals = sensor_uptime_totals(site_ids=[site_id], window=window)
+    found = totals.get(sensor_id)
+    return found.uptime_percentage if found else None

@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from apps.analytics.availability import sensor_uptime_last_24h
 from apps.mqtt.models import (
     ConnectionLog,
     MqttConnection,
@@ -310,7 +311,7 @@ class SensorDeviceAdmin(DatetimesToTheSecond, admin.ModelAdmin):
         "consecutive_misses",
         "total_messages",
         "precise_last_reading_ts",
-        "uptime_percentage",
+        "uptime_last_24h",
         "precise_created_at",
         "precise_updated_at",
     ]
@@ -318,6 +319,14 @@ class SensorDeviceAdmin(DatetimesToTheSecond, admin.ModelAdmin):
         (None, {"fields": ("site", "device_name", "device_type", "is_active")}),
         ("Status", {"fields": tuple(readonly_fields)}),
     )
+
+    @admin.display(description="uptime, last 24 h (%)")
+    def uptime_last_24h(self, obj: SensorDevice) -> str:
+        """Computed from the status changes when the page opens (apps/analytics), never stored."""
+        if obj.pk is None:
+            return "-"
+        figure = sensor_uptime_last_24h(sensor_id=obj.pk, site_id=obj.site_id, now=timezone.now())
+        return "-" if figure is None else f"{figure:.2f}"
 
 
 @admin.register(SensorData)

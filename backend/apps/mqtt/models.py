@@ -399,11 +399,7 @@ class SensorDevice(KeepsObservedState):
     # When that newest reading arrived (server clock): how long a ts has stood still is measured
     # from here, so a datalogger clock running slow or fast cannot make a sensor look stale.
     last_reading_at = models.DateTimeField(null=True, blank=True, editable=False)
-    uptime_percentage = models.FloatField(
-        null=True,
-        blank=True,
-        help_text="Share of the last 24 h spent online, computed from status changes.",
-    )
+    # No stored uptime: apps/analytics computes it from the status changes for any window.
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

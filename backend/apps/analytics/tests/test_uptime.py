@@ -146,3 +146,19 @@ def test_completeness_counts_expected_heartbeats_from_the_interval(monitored_sit
         0,
         30,
     )
+
+
+def test_the_admin_sensor_page_shows_the_uptime_of_the_last_24_hours_computed_not_stored(
+    monitored_site: MqttConnection, staff_client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("apps.mqtt.admin.timezone.now", lambda: NOW)
+    sensor = sensor_of(monitored_site)
+    change(sensor, "online", hours_ago(30))
+    change(sensor, "offline", hours_ago(10))
+    change(sensor, "online", hours_ago(4))
+
+    page = staff_client.get(f"/admin/mqtt/sensordevice/{sensor.pk}/change/").content.decode()
+
+    assert "uptime, last 24 h" in page.lower()
+    assert "75.00" in page
+    assert not hasattr(sensor, "uptime_percentage")
