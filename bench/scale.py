@@ -4,14 +4,16 @@ environment on a throw-away PostgreSQL database and the machine's Redis (the cha
 1. A private Mosquitto (generated conf, free port, ``max_connections -1``) so the run neither loads
    the machine's shared broker nor is limited by its settings; 1,000 sites with one enabled
    connection each (bulk-created), 100 sensors per site.
-2. The fleet publishes first (a few publisher processes, the project's simulator, each playing many
-   sites over one MQTT connection: a site's topic can be published from any client), then one
+2. Registration: one heartbeat per site, spread over 30 s, written by a first worker that is then
+   stopped, so every sensor exists as in a fleet that has run before.
+3. The fleet publishes (a few publisher processes, the project's simulator, each playing many sites
+   over one MQTT connection: a site's topic can be published from any client), then a fresh
    ``run_mqtt`` starts: the time until each share of the connections is ``connected``, counted from
-   the worker's start, as a worker (re)starting under a live fleet would.
-3. After a warm-up (every site's sensors registered), a steady window: the worker's CPU (mean, p95
-   of 1-second samples) and RSS, heartbeats written per second against the 200/s offered, and the
-   update latency: publish → the site's ``sensors_update`` event arriving on the channel layer (a
-   subscriber in this process joins every site's group).
+   the worker's start, as a worker restarting under a live fleet would.
+4. After a warm-up, a steady window: the worker's CPU (mean, p95 of 1-second samples) and RSS,
+   heartbeats written per second against the 200/s offered, and the update latency: publish → the
+   site's ``sensors_update`` event arriving on the channel layer (a subscriber in this process joins
+   every site's group).
 """
 
 from __future__ import annotations
@@ -50,6 +52,9 @@ from bench.e2e import Sampler, database_size, log, scrape_metrics, start_worker
 from bench.loadgen import ts_key
 from bench.workers import ServiceCPU
 
+# Seconds over which the sites' first heartbeats (sensor registration) are spread before measuring.
+REGISTRATION_SECONDS = 30.0
+
 # ---------------------------------------------------------------- the broker and the publishers
 
 
@@ -80,12 +85,15 @@ def start_broker(work: Path, port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.05)
 
 
-def start_publishers(work: Path, codes: list[str], *, port: int, interval: float, count: int) -> list[Any]:
+def start_publishers(
+    work: Path, codes: list[str], *, port: int, interval: float, count: int, ticks: int | None = None
+) -> list[Any]:
     """``count`` publisher processes (bench/loadgen.py publish), each playing a slice of the sites
-    until SIGINT; returns (process, out path) pairs."""
+    ``ticks`` times or until SIGINT; returns (process, out path) pairs."""
     publishers = []
+    stem = "publisher" if ticks is None else "registration"
     for number in range(count):
-        config, out = work / f"publisher{number}-config.json", work / f"publisher{number}-out.json"
+        config, out = work / f"{stem}{number}-config.json", work / f"{stem}{number}-out.json"
         config.write_bytes(
             orjson.dumps(
                 {
@@ -94,7 +102,7 @@ def start_publishers(work: Path, codes: list[str], *, port: int, interval: float
                     "interval": interval,
                     "same_tick": False,
                     "duration": None,
-                    "count": None,
+                    "count": ticks,
                 }
             )
         )
@@ -353,6 +361,42 @@ def update_latency(
     return {"ms": distribution(latencies, scale=1000), "without_event": missing}
 
 
+def register_sensors(
+    work: Path, site_by_code: dict[str, int], *, port: int, config: dict[str, Any]
+) -> dict[str, Any]:
+    """One heartbeat per site, spread over ``registration_seconds``, written by a worker that is
+    then stopped: every site's sensors exist, as in a fleet that has run before. A first heartbeat
+    creates 100 sensors and their status rows, a one-off cost that would otherwise swamp the
+    measured start."""
+    from apps.mqtt.models import SensorDevice
+
+    site_ids = list(site_by_code.values())
+    wanted = len(site_ids) * SENSORS_PER_SITE
+    worker, _log = start_worker(work, "scale-registration", free_port())
+    try:
+        wait_connected(range(min(site_ids), max(site_ids) + 1), worker, config["connect_timeout"])
+        started = time.monotonic()
+        publishers = start_publishers(
+            work,
+            list(site_by_code),
+            port=port,
+            interval=config.get("registration_seconds", REGISTRATION_SECONDS),
+            count=1,
+            ticks=1,
+        )
+        deadline = (
+            started + config.get("registration_seconds", REGISTRATION_SECONDS) + config["connect_timeout"]
+        )
+        while SensorDevice.objects.filter(site_id__in=site_ids).count() < wanted:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the sites' sensors were not all registered in time")
+            time.sleep(1)
+        stop_publishers(publishers)
+        return {"sensors": wanted, "seconds": round(time.monotonic() - started, 1)}
+    finally:
+        stop(worker)
+
+
 def run(config: dict[str, Any]) -> dict[str, Any]:
     work = Path(config["work_dir"])
     sites, interval = config["sites"], config["interval"]
@@ -365,7 +409,11 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         site_by_code = create_sites(
             config["tag"], sites, first_id=site_ids.start, broker_port=broker_port, interval=interval
         )
-        log(f"scale: {sites} sites created; broker on port {broker_port}")
+        log(f"scale: {sites} sites created; broker on port {broker_port}; registering their sensors")
+        registration = register_sensors(work, site_by_code, port=broker_port, config=config)
+        log(f"scale: {registration['sensors']:,} sensors registered in {registration['seconds']:g} s")
+        # Joined after the registration, whose burst of events could outgrow Redis' output buffer
+        # for a pub/sub client (which then drops the subscriber's connection).
         subscriber = Subscriber(site_ids)
         subscriber.start()
         if not subscriber.joined.wait(120):
@@ -407,6 +455,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
             "interval_s": interval,
             "publishers": config["publishers"],
             "open_files_limit": resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+            "registration": registration,
             "connecting": connecting,
             "steady": window,
             "publish_failures": sum(result.get("failures") or 0 for result in published),
@@ -445,6 +494,10 @@ def summary_section(scale: dict[str, Any]) -> list[str]:
             f"{scale['sites']:,} connections x {scale['sensors_per_site']} sensors"
             f" @ {scale['interval_s']:g} s"
             f" ({scale['publishers']} publisher processes, one MQTT connection each), a private Mosquitto",
+        ],
+        [
+            "sensors registered first (one heartbeat per site, then the worker restarted)",
+            f"{scale['registration']['sensors']:,} in {scale['registration']['seconds']:g} s",
         ],
         [
             "connected, from the worker's start",
