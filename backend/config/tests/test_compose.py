@@ -15,6 +15,7 @@ import datetime as dt
 import http.client
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -86,6 +87,45 @@ def test_compose_config_passes_and_the_worker_can_scale_after_migrations(tmp_pat
         assert services[name]["restart"] == "unless-stopped"
         assert services[name]["healthcheck"]["test"][0] == "CMD"
     assert services["migrate"]["restart"] == "no"  # once, not in a loop
+
+
+def _dockerfile_collectstatic() -> tuple[dict[str, str], list[str]]:
+    """The Dockerfile's build-time collectstatic: its throwaway environment and its command."""
+    text = (REPO / "Dockerfile").read_text().replace("\\\n", " ")
+    run = next(line for line in text.splitlines() if line.startswith("RUN") and "collectstatic" in line)
+    words = shlex.split(run.removeprefix("RUN").split("&&")[0])
+    env = dict(word.split("=", 1) for word in words if "=" in word and not word.startswith("-"))
+    return env, [word for word in words if "=" not in word or word.startswith("-")]
+
+
+def test_the_images_build_time_collectstatic_runs_with_its_throwaway_keys(tmp_path: Path) -> None:
+    # The image's layout in a folder of its own (collectstatic writes to <root>/var/static).
+    root = tmp_path / "app"
+    shutil.copytree(REPO / "backend", root / "backend", ignore=shutil.ignore_patterns("__pycache__"))
+    dist = REPO / "frontend" / "dist"
+    if dist.is_dir():
+        shutil.copytree(dist, root / "frontend" / "dist")
+    env, command = _dockerfile_collectstatic()
+    assert "SECRET_KEY" in env, "the build must not need the real keys"
+    env.update(
+        PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin", FRONTEND_DIST=str(root / "frontend" / "dist")
+    )
+    result = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    manifest = orjson.loads((root / "var" / "static" / "staticfiles.json").read_bytes())
+    assert "admin/css/base.css" in manifest["paths"]  # DEBUG off: hashed names, as WhiteNoise serves them
+    if dist.is_dir():
+        assert "app/index.html" in manifest["paths"]
+
+
+def test_the_health_check_fails_while_nothing_answers_and_passes_with_worker_metrics_off() -> None:
+    check = [sys.executable, str(REPO / "docker" / "healthcheck.py")]
+    env = {"PATH": os.environ["PATH"], "WEB_PORT": str(free_port())}
+    assert subprocess.run([*check, "web"], env=env, capture_output=True, timeout=10).returncode == 1
+    env = {"PATH": os.environ["PATH"], "MQTT_WORKER_METRICS_PORT": str(free_port())}
+    assert subprocess.run([*check, "worker"], env=env, capture_output=True, timeout=10).returncode == 1
+    env = {"PATH": os.environ["PATH"], "MQTT_WORKER_METRICS_PORT": "0"}
+    assert subprocess.run([*check, "worker"], env=env, capture_output=True, timeout=10).returncode == 0
 
 
 # ---------------------------------------------------------------- the services on this host
