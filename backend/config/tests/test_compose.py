@@ -139,8 +139,9 @@ def _on_this_host(service: dict[str, Any], *, database_url: str, prefix: str, **
     env = {name: value.replace(IMAGE_ROOT + "/", f"{REPO}/") for name, value in compose_env.items()}
     env.update(
         DATABASE_URL=database_url,
-        REDIS_URL="redis://127.0.0.1:6379/0",
-        CHANNEL_LAYER_PREFIX=prefix,  # Redis pub/sub ignores db numbers: the prefix keeps this run apart
+        # A db of its own for keys (login throttling); pub/sub ignores db numbers: the prefix parts it.
+        REDIS_URL="redis://127.0.0.1:6379/14",
+        CHANNEL_LAYER_PREFIX=prefix,
         PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin",
         HOME=os.environ.get("HOME", "/tmp"),
         **extra,
