@@ -139,7 +139,8 @@ def _on_this_host(service: dict[str, Any], *, database_url: str, prefix: str, **
     env = {name: value.replace(IMAGE_ROOT + "/", f"{REPO}/") for name, value in compose_env.items()}
     env.update(
         DATABASE_URL=database_url,
-        # A db of its own for keys (login throttling); pub/sub ignores db numbers: the prefix parts it.
+        # A db of its own for keys (login throttling); pub/sub ignores db numbers, so the channel
+        # prefix keeps this run's events apart.
         REDIS_URL="redis://127.0.0.1:6379/14",
         CHANNEL_LAYER_PREFIX=prefix,
         PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin",
