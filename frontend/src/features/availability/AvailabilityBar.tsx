@@ -75,7 +75,7 @@ export function AvailabilityBar({
       </div>
       <div className="avail-figure">
         <strong data-figure="uptime">{percentText(uptime)}</strong>
-        {downSeconds !== null && <span className="quiet"> {downText(downSeconds)}</span>}
+        {downSeconds !== null && <span className="quiet"> {downText(downSeconds, uptime)}</span>}
       </div>
     </div>
   );

@@ -152,7 +152,7 @@ describe("availability view", () => {
   it("says so when the window had no down time and no sensors", async () => {
     routes({ "/api/sites/3/sensors/availability/": { body: EMPTY }, "/api/sites/3/downtime/": { body: EMPTY } });
     renderView();
-    expect(await screen.findByText(/No down time in this window/)).toBeInTheDocument();
+    expect(await screen.findByText(/No down time recorded in this window/)).toBeInTheDocument();
     expect(await screen.findByText(/No sensors yet/)).toBeInTheDocument();
   });
 

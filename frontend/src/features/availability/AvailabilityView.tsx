@@ -3,14 +3,13 @@ import { Segmented } from "../../components/Segmented";
 import { ErrorState, LoadingBlock } from "../../components/StateViews";
 import { useResource } from "../../hooks/useResource";
 import { api } from "../../lib/api";
-import { span } from "../../lib/time";
 import type { AvailabilityWindow, SiteAvailability, UptimeFigure } from "../../lib/types";
 import { AvailabilityBar, AvailabilityLegend } from "./AvailabilityBar";
 import { CompletenessChart } from "./CompletenessChart";
 import { DowntimeList } from "./DowntimeList";
 import { ReportLinks } from "./ReportLinks";
 import { SensorBars } from "./SensorBars";
-import { percentText, WINDOW_KEYS, WINDOWS, type Segment } from "./uptime";
+import { downText, percentText, WINDOW_KEYS, WINDOWS, type Segment } from "./uptime";
 
 const REFRESH_MS = 60_000; // hourly buckets: a minute is fresh enough
 
@@ -40,7 +39,7 @@ function Figure({ label, figure }: { label: string; figure: UptimeFigure }) {
     <div className="total">
       <span className="total-value">{percentText(figure.uptime_percentage)}</span>
       <span className="total-label">{label}</span>
-      <span className="total-of">{figure.down_seconds > 0 ? `down ${span(figure.down_seconds)}` : "no down time"}</span>
+      <span className="total-of">{downText(figure.down_seconds, figure.uptime_percentage)}</span>
     </div>
   );
 }

@@ -31,7 +31,7 @@ export function DowntimeList({ siteId, window }: { siteId: number; window: Avail
           <LoadingBlock label="Loading the down time…" />
         )
       ) : periods.data.results.length === 0 ? (
-        <p className="quiet">No down time in this window: the connection, the heartbeat and every sensor stayed up.</p>
+        <p className="quiet">No down time recorded in this window.</p>
       ) : (
         <>
           <div className="table-wrap">

@@ -34,15 +34,17 @@ export function SensorBars({ siteId, window, siteBuckets }: { siteId: number; wi
         <h2 id="sensor-bars-title">
           Sensors <span className="quiet">{sensors.data ? `(${sensors.data.count})` : ""}</span>
         </h2>
-        <Segmented
-          label="Order"
-          options={ORDERINGS}
-          value={ordering}
-          onChange={(value) => {
-            setOrdering(value);
-            setPage(1);
-          }}
-        />
+        {!(sensors.data && sensors.data.count <= 1) && (
+          <Segmented
+            label="Order"
+            options={ORDERINGS}
+            value={ordering}
+            onChange={(value) => {
+              setOrdering(value);
+              setPage(1);
+            }}
+          />
+        )}
       </div>
       {sensors.data === null ? (
         sensors.status === "error" ? (

@@ -37,8 +37,10 @@ export function percentText(percentage: number | null | undefined): string {
   return `${text} %`;
 }
 
-export function downText(seconds: number): string {
-  return seconds > 0 ? `down ${span(seconds)}` : "no down time";
+/** The down time beside a figure; nothing to say when nothing was monitored. */
+export function downText(seconds: number, uptime: number | null): string {
+  if (seconds > 0) return `down ${span(seconds)}`;
+  return uptime === null ? "not monitored" : "no down time";
 }
 
 // The app's text is English; a fixed format reads the same in every browser locale.
