@@ -13,7 +13,7 @@ import bisect
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.db.models import Q, Sum
 
@@ -146,6 +146,7 @@ class SiteTotals:
     heartbeat: PerBucket
     sensors: PerBucket
     maintenance: dict[int, list[tuple[dt.datetime, dt.datetime]]]
+    sensor_sites: dict[int, int] = field(default_factory=dict)  # sensor id → site id (raw part)
 
 
 def excluded_spans(
@@ -159,14 +160,20 @@ def excluded_spans(
 
 
 def site_totals(
-    *, site_ids: Sequence[int], connections: dict[int, int], window: Window, edges: list[dt.datetime]
+    *,
+    site_ids: Sequence[int],
+    connections: dict[int, int],
+    window: Window,
+    edges: list[dt.datetime],
+    raw_only: bool = False,
 ) -> SiteTotals:
     """Seconds per bucket of these sites' connections (``connections``: connection id → site id),
-    heartbeats and sensors over the window, raw and rolled up (a fixed number of queries)."""
+    heartbeats and sensors over the window, raw and rolled up (a fixed number of queries);
+    ``raw_only`` for the roll-up job itself."""
     buckets = len(edges) - 1
     maintenance = maintenance_by_site(site_ids, window.start, window.end)
     result = SiteTotals({}, {}, {}, maintenance)
-    source = plan(window.start, window.end, rolled_until())
+    source = plan(window.start, window.end, None if raw_only else rolled_until())
     for start, end in source.raw:
         stretch = Stretch(start, end, window.now)
         timelines = connection_timelines(list(connections), stretch)
@@ -181,6 +188,7 @@ def site_totals(
                 laid = iv.overlay(spans, site_maintenance, iv.MAINTENANCE)
                 _add(target, connection_id, iv.totals_by_bucket(laid, edges), buckets)
         for sensor_id, (site_id, spans) in sensor_timelines(Q(site_id__in=site_ids), stretch).items():
+            result.sensor_sites[sensor_id] = site_id
             laid = excluded_spans(
                 spans, disabled=disabled.get(site_id, []), maintenance=maintenance.get(site_id, [])
             )
