@@ -131,6 +131,12 @@ OBJECT_ROUTES: list[tuple[str, str, dict[str, Any] | None]] = [
     ("get", "/api/sites/{site}/availability/", None),
     ("get", "/api/sites/{site}/sensors/availability/", None),
     ("get", "/api/sites/{site}/downtime/", None),
+    ("get", "/api/sites/{site}/maintenance/", None),
+    (
+        "post",
+        "/api/sites/{site}/maintenance/",
+        {"starts_at": "2030-01-01T00:00Z", "ends_at": "2030-01-02T00:00Z"},
+    ),
     ("get", "/api/reports/uptime.csv?site={site}", None),
     ("get", "/api/reports/downtime.csv?site={site}", None),
     ("get", "/api/reports/logs.csv?site={site}", None),
@@ -157,6 +163,16 @@ CREATE_ROUTES = [("post", "/api/connections/")]
 DOC_ROUTES = {("get", "/api/schema/"), ("get", "/api/docs/"), ("get", "/api/redoc/")}
 # Not about one site: the signed-in user, and the staff-only operations view (tests below).
 SESSION_ROUTES = {("get", "/api/me/"), ("get", "/api/ops/")}
+# Routes on objects of their own (alerts, maintenance windows): isolation checked in
+# apps/alerts/tests/test_api.py.
+ALERTS_ROUTES = {
+    ("get", "/api/alerts/"),
+    ("get", "/api/alerts/{id}/"),
+    ("post", "/api/alerts/{id}/acknowledge/"),
+    ("get", "/api/alerts/{id}/notifications/"),
+    ("get", "/api/sites/{id}/maintenance/{window_id}/"),
+    ("delete", "/api/sites/{id}/maintenance/{window_id}/"),
+}
 
 
 def _fill(value: Any, tenant: Tenant) -> Any:
@@ -183,7 +199,7 @@ def test_the_isolation_tables_cover_every_api_route(staff_api: APIClient) -> Non
     covered = {_route_key(method, path) for method, path, _ in OBJECT_ROUTES}
     covered |= {_route_key("get", path) for path in LIST_ROUTES}
     covered |= {_route_key(method, path) for method, path in CREATE_ROUTES}
-    covered |= SESSION_ROUTES
+    covered |= SESSION_ROUTES | ALERTS_ROUTES
     assert operations == covered, "a new API route needs a row in the isolation tables"
     for method, path in DOC_ROUTES:
         assert getattr(staff_api, method)(path).status_code == 200
