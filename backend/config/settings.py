@@ -178,6 +178,8 @@ MQTT_LEASE_SECONDS = env_int("MQTT_LEASE_SECONDS", 15, minimum=3, maximum=3600)
 # and heartbeat counters older than the second setting.
 ANALYTICS_RAW_RETENTION_DAYS = env_int("ANALYTICS_RAW_RETENTION_DAYS", 35, minimum=2, maximum=3650)
 ANALYTICS_ROLLUP_RETENTION_DAYS = env_int("ANALYTICS_ROLLUP_RETENTION_DAYS", 400, minimum=2, maximum=36500)
+# Seconds between the MQTT worker's roll-up runs (0: not in the worker; run `rollup_analytics` by cron).
+ANALYTICS_ROLLUP_INTERVAL = env_int("ANALYTICS_ROLLUP_INTERVAL", 60, minimum=0, maximum=3600)
 # Alerts (apps/alerts): the evaluator reads the new state changes every ALERTS_INTERVAL seconds, in
 # the worker unless ALERTS_IN_WORKER=0 (then `manage.py run_alerts` runs it). Email goes through
 # Django's SMTP backend with these settings.

@@ -32,3 +32,5 @@ WHITENOISE_AUTOREFRESH = True  # no collected static folder to index at start-up
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 # The worker's tests run it without the alert evaluator's threads; apps/alerts/tests turn it on.
 ALERTS_IN_WORKER = False
+# Nor the analytics roll-up job (apps/analytics/tests run it directly).
+ANALYTICS_ROLLUP_INTERVAL = 0

@@ -230,9 +230,12 @@ def _prune_logs(cut: dt.datetime) -> int:
     return deleted
 
 
-def run_rollups(*, now: dt.datetime, max_hours: int = 48) -> RollupReport:
+def run_rollups(*, now: dt.datetime, max_hours: int = 48, prune_always: bool = True) -> RollupReport:
+    """The job. The worker runs it every minute with ``prune_always=False``: it prunes only when an
+    hour was rolled up, so a run with nothing to do costs a few small queries."""
     report = RollupReport()
     report.hours = roll_up_closed_hours(now=now, max_hours=max_hours)
     report.rerolled_hours = reroll_new_maintenance(now=now)
-    report.pruned = prune(now=now)
+    if prune_always or report.hours:
+        report.pruned = prune(now=now)
     return report

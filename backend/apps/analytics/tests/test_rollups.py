@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import random
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from apps.analytics.availability import downtime, sensors_availability, site_availability
 from apps.analytics.models import RollupProgress, UptimeRollup
+from apps.analytics.runner import RollupRunner
 from apps.analytics.selectors import Window
 from apps.analytics.services import run_rollups
 from apps.analytics.tests.conftest import NOW, hours_ago, log, maintenance
@@ -148,3 +150,17 @@ def test_the_command_rolls_up_closed_hours_once(make_connection: Callable[..., M
     assert RollupProgress.objects.get(key="uptime").rolled_until is not None
     assert "Rolled up 0 hour(s)" in again.getvalue()
     assert UptimeRollup.objects.filter(kind="connection", period="hour").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_workers_runner_rolls_up_closed_hours_from_its_thread(
+    make_connection: Callable[..., MqttConnection],
+) -> None:
+    log(make_connection(), "connected", timezone.now() - dt.timedelta(hours=2))
+    runner = RollupRunner(clock=timezone.now, interval=60)
+
+    thread = threading.Thread(target=runner.run_once)  # as the worker runs it: off the event loop
+    thread.start()
+    thread.join(timeout=60)
+
+    assert UptimeRollup.objects.filter(kind="heartbeat", period="hour").count() == 2

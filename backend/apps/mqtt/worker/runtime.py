@@ -33,6 +33,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from apps.alerts.runner import AlertRunner
+from apps.analytics.runner import RollupRunner
 from apps.mqtt import metrics
 from apps.mqtt.ingest.changes import ChangeSet
 from apps.mqtt.ingest.events import FencedConnectionEvent
@@ -198,6 +199,9 @@ class MqttWorker:
         if settings.ALERTS_IN_WORKER:  # the alert evaluator and sender, in their own threads
             alerts = AlertRunner(worker_id=self.worker_id, clock=self._clock)
             self._tasks.append(asyncio.create_task(alerts.run(), name="alerts"))
+        if settings.ANALYTICS_ROLLUP_INTERVAL:  # uptime roll-ups and retention, in a thread
+            rollups = RollupRunner(clock=self._clock)
+            self._tasks.append(asyncio.create_task(rollups.run(), name="analytics-rollups"))
         logger.info("MQTT worker %s started", self.worker_id)
 
     async def stop(self) -> None:
