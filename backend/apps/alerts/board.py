@@ -44,9 +44,10 @@ class Board:
     conditions: dict[Key, Condition]
     heartbeat_grace: dt.timedelta
     cleared: list[Condition] = field(default_factory=list)
-    added: list[Condition] = field(default_factory=list)
+    added: dict[int, Condition] = field(default_factory=dict)  # id(condition) → condition: not saved yet
     touched: set[Key] = field(default_factory=set)
     names: dict[int, str] = field(default_factory=dict)  # sensor id → device name, from this tick's rows
+    recovered: dict[int, dt.datetime] = field(default_factory=dict)  # site → when its heartbeat resumed
 
     @classmethod
     def load(cls, *, heartbeat_grace: dt.timedelta) -> Board:
@@ -67,16 +68,14 @@ class Board:
             site_id=site_id, kind=kind, sensor_id=sensor_id, since=at, last_change_at=at, reason=reason
         )
         self.conditions[key] = condition
-        self.added.append(condition)
+        self.added[id(condition)] = condition
         return condition
 
     def clear(self, site_id: int, kind: str, sensor_id: int | None = None) -> None:
         condition = self.conditions.pop((site_id, kind, sensor_id), None)
         if condition is None:
             return
-        if condition in self.added:
-            self.added.remove(condition)
-        else:
+        if self.added.pop(id(condition), None) is None:
             self.cleared.append(condition)
 
     def mark(self, condition: Condition) -> None:
@@ -87,13 +86,6 @@ class Board:
         return any(
             self.get(site_id, kind) is not None for kind in (Kind.CONNECTION_DOWN, Kind.HEARTBEAT_MISSING)
         )
-
-    def sensors_down_at(self, site_id: int) -> list[Condition]:
-        return [
-            condition
-            for (site, kind, sensor), condition in self.conditions.items()
-            if site == site_id and sensor is not None and kind != Kind.FLAPPING
-        ]
 
     # ------------------------------------------------------------------ the rows
 
@@ -123,16 +115,15 @@ class Board:
             self.mark(heartbeat)
 
     def _site_back(self, site_id: int, at: dt.datetime) -> None:
-        """Sensors still offline because of the site now count on their own, from the recovery."""
-        for condition in self.sensors_down_at(site_id):
-            if condition.reason in SITE_REASONS:
-                condition.reason = ""
-                condition.since = at
-                self.mark(condition)
+        """The sensors still offline after their site's recovery count on their own from then
+        (the evaluator looks them up: no row says they stayed offline)."""
+        self.recovered[site_id] = at
 
     def apply_change(self, row: ChangeRow) -> None:
         self.names[row.sensor_id] = row.device_name
         site, sensor, at = row.site_id, row.sensor_id, row.timestamp
+        if row.reason == "site heartbeat missing":
+            return  # the site's own condition covers it; the site's alert names it
         if row.new_status == "online" or row.reason == "monitoring disabled":
             self.clear(site, Kind.SENSOR_OFFLINE, sensor)
             self.clear(site, Kind.SENSOR_STALE, sensor)

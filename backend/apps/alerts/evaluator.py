@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 
 from apps.alerts import messages
 from apps.alerts.board import SITE_REASONS, Board, ChangeRow, LogRow
@@ -48,19 +48,24 @@ class TickResult:
 class Rules:
     """The enabled rules with their enabled channels, and which apply to which site."""
 
-    def __init__(self, sites: dict[int, Site]) -> None:
+    def __init__(self, site_ids: set[int]) -> None:
         channels = Prefetch("channels", queryset=NotificationChannel.objects.filter(enabled=True))
         self.rules = list(AlertRule.objects.filter(enabled=True).prefetch_related(channels))
-        self.sites = sites
+        # Site → its customer, for the rules' scopes (only when a rule is scoped to a customer).
+        scoped = any(rule.customer_id for rule in self.rules)
+        rows = (
+            Site.objects.filter(pk__in=site_ids).values_list("id", "customer_id")
+            if scoped and site_ids
+            else []
+        )
+        self.customers: dict[int, int | None] = dict(rows)
 
     def for_site(self, kind: str, site_id: int) -> list[AlertRule]:
-        site = self.sites.get(site_id)
-        if site is None:
-            return []
+        customer_id = self.customers.get(site_id)
         return [
             rule
             for rule in self.rules
-            if rule.kind == kind and rule.applies_to(site_id=site_id, customer_id=site.customer_id)
+            if rule.kind == kind and rule.applies_to(site_id=site_id, customer_id=customer_id)
         ]
 
     def flap_window(self) -> int:
@@ -78,16 +83,22 @@ def evaluate(*, now: dt.datetime, heartbeat_grace: dt.timedelta = dt.timedelta(s
         rows.sort(key=lambda row: (row.timestamp, isinstance(row, ChangeRow)))  # a site's log first
         for row in rows:
             board.apply_log(row) if isinstance(row, LogRow) else board.apply_change(row)
-        site_ids = {key[0] for key in board.conditions} | {row.site_id for row in rows}
-        rules = Rules(Site.objects.in_bulk(site_ids) if site_ids else {})
+        rules = Rules({key[0] for key in board.conditions} | {row.site_id for row in rows})
+        if board.recovered:
+            _still_down_after_recovery(board)
+        sites_with_events = {row.site_id for row in logs}
         if rules.flap_window():
             detect_flapping(
                 board,
                 now=now,
                 rules_for=rules.for_site,
                 window_minutes=rules.flap_window(),
-                sensors={row.sensor_id: row.site_id for row in changes},
-                sites={row.site_id for row in logs},
+                sensors={
+                    row.sensor_id: row.site_id
+                    for row in changes
+                    if row.reason not in SITE_REASONS and row.site_id not in sites_with_events
+                },
+                sites=sites_with_events,
             )
         settle_flapping(board, now=now, window_minutes=rules.flap_window())
         result.opened = _open_due(board, rules, now=now)
@@ -133,7 +144,7 @@ def _suppressed(board: Board, condition: Condition) -> bool:
     if condition.kind == Kind.HEARTBEAT_MISSING:
         return board.get(site, Kind.CONNECTION_DOWN) is not None
     if condition.kind in SENSOR_KINDS:
-        return board.site_is_down(site) or condition.reason in SITE_REASONS
+        return board.site_is_down(site)
     if condition.kind == Kind.FLAPPING and condition.sensor_id is not None:
         return board.site_is_down(site) or board.get(site, Kind.FLAPPING) is not None
     return False
@@ -156,24 +167,23 @@ def _open_due(board: Board, rules: Rules, *, now: dt.datetime) -> list[Alert]:
     due = _due(board, rules, now=now)
     if not due:
         return []
-    sites = {condition.site_id for condition, _ in due}
+    site_ids = {condition.site_id for condition, _ in due}
+    sites = Site.objects.in_bulk(site_ids)
     in_maintenance = set(
         maintenance_windows_overlapping(
-            site_ids=sites, start=now, end=now + dt.timedelta(microseconds=1)
+            site_ids=site_ids, start=now, end=now + dt.timedelta(microseconds=1)
         ).values_list("site_id", flat=True)
     )
-    names = _sensor_names(board, due)
+    down = _sensors_down(board, due)
     opened: list[tuple[Alert, list[AlertRule]]] = []
     for condition, matching in due:
-        site = rules.sites[condition.site_id]
+        site = sites[condition.site_id]
         affected = (
-            sorted(names.get(c.sensor_id, "") for c in board.sensors_down_at(site.pk) if c.sensor_id)
+            sorted(down.get(condition.site_id, {}).values())
             if condition.kind in SITE_KINDS
-            else [names.get(condition.sensor_id or 0, "")]
-            if condition.sensor_id
-            else []
+            else [board.names.get(condition.sensor_id, "") if condition.sensor_id else ""]
         )
-        title, message = messages.describe(condition, site=site, affected=affected)
+        title, message = messages.describe(condition, site=site, affected=[name for name in affected if name])
         alert = Alert(
             site=site,
             sensor_id=condition.sensor_id,
@@ -184,7 +194,7 @@ def _open_due(board: Board, rules: Rules, *, now: dt.datetime) -> list[Alert]:
             else Severity.WARNING,
             title=title,
             message=message,
-            affected_sensors=affected,
+            affected_sensors=[name for name in affected if name],
             opened_at=now,
             in_maintenance=site.pk in in_maintenance,
         )
@@ -201,20 +211,43 @@ def _open_due(board: Board, rules: Rules, *, now: dt.datetime) -> list[Alert]:
     return [alert for alert, _ in opened]
 
 
-def _sensor_names(board: Board, due: list[tuple[Condition, list[AlertRule]]]) -> dict[int, str]:
-    """Device names of the sensors the opening alerts mention: this tick's rows named most of them,
-    the rest in one query."""
-    wanted: set[int] = set()
-    for condition, _ in due:
-        if condition.kind in SITE_KINDS:
-            wanted |= {c.sensor_id for c in board.sensors_down_at(condition.site_id) if c.sensor_id}
-        elif condition.sensor_id:
-            wanted.add(condition.sensor_id)
-    names = {sensor: board.names[sensor] for sensor in wanted if sensor in board.names}
-    missing = wanted - names.keys()
-    if missing:
-        names.update(SensorDevice.objects.filter(pk__in=missing).values_list("id", "device_name"))
-    return names
+def _sensors_down(board: Board, due: list[tuple[Condition, list[AlertRule]]]) -> dict[int, dict[int, str]]:
+    """The sensors the opening alerts name, in one query: the down sensors of the sites whose
+    connection or heartbeat alert opens (site → sensor id → name); the names of single sensors go
+    into ``board.names``."""
+    site_ids = {condition.site_id for condition, _ in due if condition.kind in SITE_KINDS}
+    single = {condition.sensor_id for condition, _ in due if condition.sensor_id} - board.names.keys()
+    if not site_ids and not single:
+        return {}
+    query = Q(site_id__in=site_ids, is_active=True) & ~Q(status=SensorDevice.Status.ONLINE) | Q(pk__in=single)
+    down: dict[int, dict[int, str]] = {}
+    for sensor_id, site_id, name, status in SensorDevice.objects.filter(query).values_list(
+        "id", "site_id", "device_name", "status"
+    ):
+        board.names[sensor_id] = name
+        if site_id in site_ids and status != SensorDevice.Status.ONLINE:
+            down.setdefault(site_id, {})[sensor_id] = name
+    return down
+
+
+def _still_down_after_recovery(board: Board) -> None:
+    """Sensors of a recovered site that stayed offline or stale: each a condition of its own, timed
+    from the recovery (no row says they stayed down, so one query asks)."""
+    rows = SensorDevice.objects.filter(
+        site_id__in=list(board.recovered),
+        is_active=True,
+        status__in=(SensorDevice.Status.OFFLINE, SensorDevice.Status.STALE),
+    ).values_list("id", "site_id", "device_name", "status")
+    for sensor_id, site_id, name, status in rows:
+        board.names[sensor_id] = name
+        kind = Kind.SENSOR_OFFLINE if status == SensorDevice.Status.OFFLINE else Kind.SENSOR_STALE
+        board.start(
+            site_id,
+            kind,
+            board.recovered[site_id],
+            sensor_id=sensor_id,
+            reason="still down after the site recovered",
+        )
 
 
 def _resolve_cleared(board: Board, rules: Rules, *, now: dt.datetime) -> list[Alert]:
@@ -247,16 +280,14 @@ def _notify(alerts: list[tuple[Alert, list[AlertRule]]], *, event: str, now: dt.
 
 
 def _save(board: Board) -> None:
-    if board.cleared:
-        Condition.objects.filter(pk__in=[condition.pk for condition in board.cleared]).delete()
-    if board.added:
-        Condition.objects.bulk_create(board.added)
     touched = [
         board.conditions[key]
         for key in board.touched
-        if key in board.conditions
-        and board.conditions[key].pk is not None
-        and board.conditions[key] not in board.added
+        if key in board.conditions and board.conditions[key].pk is not None  # saved before this tick
     ]
+    if board.cleared:
+        Condition.objects.filter(pk__in=[condition.pk for condition in board.cleared]).delete()
+    if board.added:
+        Condition.objects.bulk_create(board.added.values())
     if touched:
         Condition.objects.bulk_update(touched, ["since", "last_change_at", "reason", "alert"])

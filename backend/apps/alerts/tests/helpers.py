@@ -28,7 +28,11 @@ def log(connection: MqttConnection, event: str, at: dt.datetime) -> None:
 
 
 def change(sensors: list[SensorDevice], new: str, at: dt.datetime, reason: str = "") -> None:
+    """The status change rows and the sensors' status, as the worker writes them together."""
     old = "offline" if new == "online" else "online"
+    SensorDevice.objects.filter(pk__in=[sensor.pk for sensor in sensors]).update(
+        status=new, status_changed_at=at
+    )
     SensorStatusChange.objects.bulk_create(
         SensorStatusChange(sensor_device=sensor, old_status=old, new_status=new, reason=reason, timestamp=at)
         for sensor in sensors

@@ -198,3 +198,54 @@ def test_windows_are_listed_by_state(world) -> None:
         rows = client.get(f"{url}?state={state}").json()["results"]
         assert [(row["reason"], row["state"]) for row in rows] == [(reason, state)]
     assert client.get(f"{url}?state=soon").status_code == 400
+
+
+# ---------------------------------------------------------------- isolation, every route
+
+
+@pytest.mark.parametrize(
+    ("method", "template"),
+    [
+        ("get", "/api/alerts/{alert}/"),
+        ("post", "/api/alerts/{alert}/acknowledge/"),
+        ("get", "/api/alerts/{alert}/notifications/"),
+        ("get", "/api/sites/{site}/maintenance/"),
+        ("post", "/api/sites/{site}/maintenance/"),
+        ("get", "/api/sites/{site}/maintenance/{window}/"),
+        ("delete", "/api/sites/{site}/maintenance/{window}/"),
+    ],
+)
+def test_another_customers_alerts_and_windows_are_not_found_on_every_route(
+    world, method: str, template: str
+) -> None:
+    foreign = world["foreign"]
+    window = MaintenanceWindow.objects.create(
+        site=foreign, starts_at=NOW, ends_at=NOW + dt.timedelta(hours=1)
+    )
+    url = template.format(alert=world["other"].pk, site=foreign.pk, window=window.pk)
+    client = api_as(world["member"])
+    body = {"starts_at": NOW.isoformat(), "ends_at": (NOW + dt.timedelta(hours=1)).isoformat()}
+    response = getattr(client, method)(
+        url, body if method == "post" else None, format="json", HTTP_X_CSRFTOKEN="c" * 32
+    )
+    assert response.status_code == 404
+    assert MaintenanceWindow.objects.filter(pk=window.pk).exists()
+    assert MaintenanceWindow.objects.count() == 1
+
+
+def test_the_alert_list_never_shows_another_customers_alerts_whatever_the_filter(world) -> None:
+    client = api_as(world["member"])
+    for url in (
+        "/api/alerts/",
+        f"/api/alerts/?site={world['foreign'].pk}",
+        "/api/alerts/?kind=connection_down",
+    ):
+        assert world["foreign"].code not in client.get(url).content.decode()
+
+
+def test_a_window_of_another_site_is_not_found_under_ones_own_site(world) -> None:
+    window = MaintenanceWindow.objects.create(
+        site=world["foreign"], starts_at=NOW, ends_at=NOW + dt.timedelta(hours=1)
+    )
+    staff = api_as(world["staff"])
+    assert staff.get(f"/api/sites/{world['site'].pk}/maintenance/{window.pk}/").status_code == 404

@@ -37,24 +37,41 @@ def test_a_fresh_evaluator_starts_after_the_existing_rows(make_site: Callable[..
     assert not Alert.objects.exists()
 
 
-def test_the_worker_runs_the_evaluator_in_its_own_thread_and_it_opens_alerts(
-    make_site: Callable[..., Site], settings: LazySettings, tmp_path: Path
+def test_the_worker_starts_the_runner_and_it_takes_the_evaluators_lease(
+    settings: LazySettings, tmp_path: Path
 ) -> None:
     settings.ALERTS_IN_WORKER = True
     settings.ALERTS_INTERVAL = 1
+
+    async def run() -> str:
+        worker = MqttWorker(layer=None, idle_wait=0.02, spool_dir=tmp_path, reconcile_interval=60)
+        await worker.start()
+        assert "alerts" in {task.get_name() for task in worker._tasks}
+        for _ in range(100):  # up to 10 s
+            if await asyncio.to_thread(EvaluatorState.objects.filter(holder=worker.worker_id).exists):
+                break
+            await asyncio.sleep(0.1)
+        await worker.stop()
+        return worker.worker_id
+
+    worker_id = asyncio.run(run())
+    assert EvaluatorState.objects.get().holder == worker_id
+
+
+def test_the_runner_evaluates_in_its_own_thread_and_opens_alerts(make_site: Callable[..., Site]) -> None:
     claim_evaluator(worker_id="setup", now=dt.datetime.now(dt.UTC) - seconds(60), seconds=1)  # cursor: now
     connection, sensors = make_monitored_site(make_site(), 10)
 
     async def run() -> None:
-        worker = MqttWorker(layer=None, idle_wait=0.02, spool_dir=tmp_path, reconcile_interval=60)
-        await worker.start()
-        assert "alerts" in {task.get_name() for task in worker._tasks}
+        runner = AlertRunner(worker_id="runner", interval=0.2)
+        task = asyncio.create_task(runner.run())
         await asyncio.to_thread(site_goes_silent, connection, sensors, dt.datetime.now(dt.UTC))
         for _ in range(100):  # up to 10 s
             if await asyncio.to_thread(Alert.objects.exists):
                 break
             await asyncio.sleep(0.1)
-        await worker.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
     asyncio.run(run())
     (alert,) = Alert.objects.all()
