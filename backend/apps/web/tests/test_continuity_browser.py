@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from pathlib import Path
 from typing import Any
 
@@ -99,11 +100,18 @@ def _uptime(value: float | None) -> str:
 
 
 def _shots(page: Any, name: str) -> None:
+    """Desktop and phone, light; desktop dark (the app follows the system's scheme)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
+    for shot, size, scheme in (
+        ("desktop", DESKTOP, "light"),
+        ("phone", PHONE, "light"),
+        ("dark", DESKTOP, "dark"),
+    ):
+        page.emulate_media(color_scheme=scheme)
         page.set_viewport_size(size)
         page.wait_for_timeout(200)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}-{size_name}.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-{shot}.png"), full_page=True)
+    page.emulate_media(color_scheme="light")
     page.set_viewport_size(DESKTOP)
 
 
@@ -240,9 +248,30 @@ def test_staff_acknowledge_an_alert_from_the_alerts_page(
         _shots(page, "alerts-empty")
 
         page.goto(f"{base}/sites/{quiet.pk}/maintenance/")
-        expect(page.get_by_role("form", name="Plan a maintenance window")).to_be_visible(timeout=GUARD_MS)
+        form = page.get_by_role("form", name="Plan a maintenance window")
+        expect(form).to_be_visible(timeout=GUARD_MS)
         assert _accessibility_problems(page) == [], "maintenance view (staff)"
+        # The API's refusal shows beside its field; then a valid window is listed, then deleted.
+        tomorrow = (dt.datetime.now() + dt.timedelta(days=1)).replace(hour=10, minute=0)
+        form.get_by_label("Starts").fill(tomorrow.strftime("%Y-%m-%dT%H:%M"))
+        form.get_by_label("Ends").fill((tomorrow - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+        form.get_by_label("Reason").fill("Cable replacement")
+        form.get_by_role("button", name="Add window").click()
+        expect(form.get_by_label("Ends")).to_have_attribute("aria-invalid", "true", timeout=GUARD_MS)
+        expect(form.get_by_text("The window must end after it starts.")).to_be_visible()
+        assert [p for p in problems if p.startswith("400 ")] == [
+            f"400 {base}/api/sites/{quiet.pk}/maintenance/"
+        ]
+        problems.clear()
+        form.get_by_label("Ends").fill((tomorrow + dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
+        form.get_by_role("button", name="Add window").click()
+        upcoming = page.get_by_role("list", name="Upcoming windows")
+        expect(upcoming).to_contain_text("Cable replacement", timeout=GUARD_MS)
+        expect(upcoming).to_contain_text("planned by night-shift")
         _shots(page, "maintenance-staff")
+        upcoming.get_by_role("button", name=re.compile("^Delete the window")).click()  # confirmed by _watch
+        expect(upcoming).to_have_count(0, timeout=GUARD_MS)
+        assert not MaintenanceWindow.objects.filter(reason="Cable replacement").exists()
         page.goto(f"{base}/sites/{quiet.pk}/alerts/")
         expect(page.get_by_role("heading", name="No alerts")).to_be_visible(timeout=GUARD_MS)
         page.goto(f"{base}/sites/{site.pk}/availability/?window=7d")
