@@ -177,6 +177,9 @@ def parser() -> argparse.ArgumentParser:
     frontend.add_argument("--idle", type=float, help="seconds measured without load (default 5; quick 2)")
     frontend.add_argument("--overview-sites", type=int, default=1000, help="sites of the overview (1000)")
     frontend.add_argument("--overview-rate", type=float, default=200.0, help="overview heartbeats/s (200)")
+    commands.add_parser(
+        "analytics", parents=[common], help="30-day uptime of 10,000 sensors, an hour's roll-up (PostgreSQL)"
+    )
     return top
 
 
@@ -432,6 +435,10 @@ class Run:
             return self.frontend()
         if args.command == "scale":
             return self.scale()
+        if args.command == "analytics":
+            from bench import analytics
+
+            return analytics.bench(self)
         args.out.mkdir(parents=True, exist_ok=True)
         command = args.command
         if command != "ingest":
