@@ -161,6 +161,15 @@ def parser() -> argparse.ArgumentParser:
     scale.add_argument("--warmup-seconds", type=float, help="after all connected (default 30; quick 10)")
     scale.add_argument("--publishers", type=int, default=2, help="publisher processes (default 2)")
     scale.add_argument("--connect-timeout", type=float, default=300.0, help="s for all to connect (300)")
+    flood = commands.add_parser(
+        "flood", parents=[common], help="one site floods 300 x 5,000-sensor heartbeats: other sites' latency"
+    )
+    flood.add_argument("--quiet-sites", type=int, default=20, help="sites at 100 sensors @ 1 s (default 20)")
+    flood.add_argument("--flood-heartbeats", type=int, help="flooding heartbeats (default 300; quick 30)")
+    flood.add_argument("--flood-seconds", type=float, help="measured window with the flood (default 40)")
+    flood.add_argument(
+        "--baseline-seconds", type=float, help="window without the flood (default 20; quick 8)"
+    )
     frontend = commands.add_parser(
         "frontend", parents=[common], help="the web app's time per frame in Chromium under live load"
     )
@@ -364,6 +373,50 @@ class Run:
         summary.write_text(text + "\n")
         return summary
 
+    # ---------------------------------------------------------------- one site flooding (flood)
+
+    def flood(self) -> Path:
+        """bench/flood.py in a child process on the redis-postgres stack: its own results and summary."""
+        from bench import flood
+
+        args = self.args
+        require_port(args.broker_port, "Mosquitto")
+        args.out.mkdir(parents=True, exist_ok=True)
+        config = {
+            "work_dir": str(self.work / "flood"),
+            "run_id": self.run_id,
+            "site_id_base": 3_000_000 + secrets.randbelow(900) * 10_000,
+            "broker_port": args.broker_port,
+            "separate_worker": True,
+            "drain_seconds": 15.0,
+            "quiet_sites": args.quiet_sites,
+            "flood_heartbeats": self.pick(args.flood_heartbeats, flood.FLOOD_HEARTBEATS, 30),
+            "flood_sensors": flood.FLOOD_SENSORS,
+            "flood_seconds": self.pick(args.flood_seconds, 40.0, 15.0),
+            "baseline_seconds": self.pick(args.baseline_seconds, 20.0, 8.0),
+        }
+        results: dict[str, Any] = {
+            "stamp": self.stamp,
+            "machine": machine.describe(
+                postgres=postgres_version(args.postgres_url), redis_url=args.redis_url
+            ),
+            "busy": {"start": machine.busy()},
+            "quick": args.quick,
+        }
+        print(f"== flood: {config['quiet_sites']} quiet sites, one flooding", flush=True)
+        with postgres_database(args.postgres_url, f"bench_flood_{self.run_id}") as url:
+            env = self.env(url, redis_url=args.redis_url, worker_in_web=False)
+            results["flood"] = {
+                "parameters": config,
+                **run_child("bench.flood", config, env=env, timeout=1200),
+            }
+        results["busy"]["end"] = machine.busy()
+        write_json(args.out / f"{self.stamp}-flood.json", results)
+        text = flood.summary(results, command=shlex.join(["python", "bench/run.py", *sys.argv[1:]]))
+        summary = args.out / f"{self.stamp}-summary.md"
+        summary.write_text(text + "\n")
+        return summary
+
     # ---------------------------------------------------------------- the web app (frontend)
 
     def frontend(self) -> Path:
@@ -439,6 +492,8 @@ class Run:
             from bench import analytics
 
             return analytics.bench(self)
+        if args.command == "flood":
+            return self.flood()
         args.out.mkdir(parents=True, exist_ok=True)
         command = args.command
         if command != "ingest":
