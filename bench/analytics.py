@@ -38,8 +38,8 @@ HOURS = 721  # history before the current hour: 30 days and a margin for the win
 TARGET_SECONDS = 2.0
 
 # The second of hour k at which sensor s changes state, and its state from then (SQL and Python).
-OFFSET_SQL = "((s.id * 7919 + k * 104729) % 3600)"
-ONLINE_SQL = "((s.id + k) % 2 = 0)"
+OFFSET_SQL = "((s.id * 7919 + k * 104729) %% 3600)"
+ONLINE_SQL = "((s.id + k) %% 2 = 0)"
 
 
 def offset(sensor_id: int, k: int) -> int:
@@ -84,7 +84,7 @@ def build(now: dt.datetime) -> dict[str, Any]:
         began = time.perf_counter()
         # Hour k: the previous change's state until this hour's change, then the new one; before the
         # first change, unknown (excluded).
-        prev_online = "((s.id + k - 1) % 2 = 0)"
+        prev_online = "((s.id + k - 1) %% 2 = 0)"
         cursor.execute(
             "INSERT INTO analytics_uptimerollup (kind, period, object_id, site_id, start, up_seconds,"
             " down_seconds, excluded_seconds, maintenance_seconds)"

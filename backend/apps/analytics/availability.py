@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q
 
 from apps.analytics import intervals as iv
@@ -162,7 +163,7 @@ def downtime(
     """Downtime periods of these sites, newest first, clipped to the window, from the raw rows (so
     within the raw retention): connection, heartbeat and sensor periods, each marked when it
     overlaps a maintenance window. A fixed number of queries."""
-    stretch = Stretch(window.start, window.end, window.now)
+    stretch = raw_stretch(window)
     maintenance = maintenance_by_site(site_ids, window.start, window.end)
     connections = dict(MqttConnection.objects.filter(site_id__in=site_ids).values_list("id", "site_id"))
     timelines = connection_timelines(list(connections), stretch)
@@ -183,6 +184,14 @@ def downtime(
             )
     rows.sort(key=lambda row: row["start"], reverse=True)
     return rows
+
+
+def raw_stretch(window: Window) -> Stretch:
+    """The window, from where raw rows are kept on (ANALYTICS_RAW_RETENTION_DAYS): older periods are
+    not listed rather than made up from the one row kept per object before the cut."""
+    kept_from = window.now - dt.timedelta(days=settings.ANALYTICS_RAW_RETENTION_DAYS)
+    start = min(max(window.start, kept_from), window.end)
+    return Stretch(start, window.end, window.now)
 
 
 def _periods(

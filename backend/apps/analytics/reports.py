@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import OuterRef, Subquery
 
 from apps.analytics import intervals as iv
-from apps.analytics.availability import DowntimeQuery, downtime, site_availability
+from apps.analytics.availability import DowntimeQuery, downtime, raw_stretch, site_availability
 from apps.analytics.intervals import Totals
 from apps.analytics.selectors import Window, site_totals
 from apps.analytics.states import sensor_change
@@ -133,7 +133,7 @@ def downtime_rows(sites: Sequence[Site], window: Window) -> Iterator[Row]:
     """Connection and heartbeat periods per site, then its sensors' periods sensor by sensor from
     the state changes streamed in (sensor, time) order."""
     yield DOWNTIME_HEADER
-    stretch = Stretch(window.start, window.end, window.now)
+    stretch = raw_stretch(window)
     for site in sites:
         for period in downtime(site_ids=[site.pk], window=window, query=DowntimeQuery(kind="connection")):
             yield _downtime_row(site, period)

@@ -149,7 +149,7 @@ def _peak_bytes(client: APIClient, url: str) -> tuple[int, int]:
 
 
 def test_the_downtime_report_of_30_days_streams_with_memory_flat_from_10_to_100_sensors(
-    make_connection: Callable[..., MqttConnection], staff_user
+    make_connection: Callable[..., MqttConnection], staff_user, frozen_now: dt.datetime
 ) -> None:
     client = APIClient()
     client.force_login(staff_user)
@@ -170,7 +170,7 @@ def test_the_downtime_report_of_30_days_streams_with_memory_flat_from_10_to_100_
 
 @pytest.mark.skipif(db.vendor != "postgresql", reason="PostgreSQL only: server-side cursors")
 def test_on_postgresql_the_downtime_report_reads_state_changes_through_a_server_side_cursor(
-    make_connection: Callable[..., MqttConnection], staff_user
+    make_connection: Callable[..., MqttConnection], staff_user, frozen_now: dt.datetime
 ) -> None:
     client = APIClient()
     client.force_login(staff_user)

@@ -117,6 +117,11 @@ def test_pruning_keeps_each_sensors_last_change_before_the_cut(
     assert site_availability(site=monitored_site.site, window=last_day)["sensors"]["uptime_percentage"] == 0.0
     [period] = downtime(site_ids=[monitored_site.site_id], window=last_day)
     assert (period["start"], period["end"]) == (hours_ago(24), None)
+    # Older than the raw retention: no periods made up from the one row kept.
+    pruned_days = Window(
+        start=NOW - dt.timedelta(days=10), end=NOW - dt.timedelta(days=6), bucket="day", now=NOW
+    )
+    assert downtime(site_ids=[monitored_site.site_id], window=pruned_days) == []
 
 
 def test_maintenance_planned_after_the_roll_up_still_excuses_that_time(
