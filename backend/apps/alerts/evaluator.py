@@ -79,6 +79,8 @@ def evaluate(*, now: dt.datetime, heartbeat_grace: dt.timedelta = dt.timedelta(s
         logs, changes = _new_logs(state.log_cursor), _new_changes(state.change_cursor)
         result.rows = len(logs) + len(changes)
         board = Board.load(heartbeat_grace=heartbeat_grace)
+        if not result.rows and not board.conditions:
+            return result  # nothing new and nothing down: the usual tick, five statements
         rows: list[LogRow | ChangeRow] = [*logs, *changes]
         rows.sort(key=lambda row: (row.timestamp, isinstance(row, ChangeRow)))  # a site's log first
         for row in rows:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import transaction
+
 from apps.alerts.models import AlertRule, NotificationChannel
 from apps.mqtt.models import ConnectionLog, MqttConnection, SensorDevice, SensorStatusChange
 from apps.sites.models import Site
@@ -41,13 +43,15 @@ def change(sensors: list[SensorDevice], new: str, at: dt.datetime, reason: str =
 
 def site_goes_silent(connection: MqttConnection, sensors: list[SensorDevice], at: dt.datetime) -> None:
     """What the liveness sweep writes: heartbeat_missed and every sensor offline, one transaction."""
-    log(connection, "heartbeat_missed", at)
-    change(sensors, "offline", at, reason="site heartbeat missing")
+    with transaction.atomic():
+        log(connection, "heartbeat_missed", at)
+        change(sensors, "offline", at, reason="site heartbeat missing")
 
 
 def site_comes_back(connection: MqttConnection, sensors: list[SensorDevice], at: dt.datetime) -> None:
-    log(connection, "heartbeat_resumed", at)
-    change(sensors, "online", at, reason="listed in heartbeat")
+    with transaction.atomic():
+        log(connection, "heartbeat_resumed", at)
+        change(sensors, "online", at, reason="listed in heartbeat")
 
 
 def channel_on_every_rule(name: str = "ops") -> NotificationChannel:

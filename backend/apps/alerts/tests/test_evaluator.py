@@ -186,3 +186,32 @@ def test_a_tick_runs_the_same_number_of_queries_whatever_the_number_of_sites_and
     large = _queries_for_a_tick(make_site, sites=20, sensors=50)
     assert large - small == _insert_batches(10 + 10 * 50) - _insert_batches(1 + 1 * 5)
     assert Alert.objects.count() == 11
+
+
+def test_sensors_still_offline_after_their_site_recovers_alert_on_their_own_from_the_recovery(
+    make_site: Callable[..., Site],
+) -> None:
+    connection, sensors = make_monitored_site(make_site(), 10)
+    site_goes_silent(connection, sensors, T0)
+    evaluate(now=T0 + seconds(1))
+    site_comes_back(connection, sensors[:8], T0 + seconds(600))  # two sensors stay offline
+    evaluate(now=T0 + seconds(601))
+    evaluate(now=T0 + seconds(600 + 299))
+    assert set(Alert.objects.values_list("kind", "state")) == {("heartbeat_missing", "resolved")}
+
+    evaluate(now=T0 + seconds(600 + 301))
+
+    sensor_alerts = Alert.objects.filter(kind="sensor_offline").order_by("affected_sensors")
+    assert [alert.affected_sensors for alert in sensor_alerts] == [["S008"], ["S009"]]
+
+
+def test_a_quiet_tick_with_nothing_down_reads_four_things_and_writes_nothing(
+    make_site: Callable[..., Site],
+) -> None:
+    make_monitored_site(make_site(), 100)
+    evaluate(now=T0)
+    with CaptureQueriesContext(db) as queries:
+        evaluate(now=T0 + seconds(5))
+    statements = [query["sql"].split()[0] for query in queries.captured_queries]
+    assert statements.count("SELECT") == 4  # the evaluator's row, new logs, new changes, conditions
+    assert set(statements) == {"SAVEPOINT", "SELECT", "RELEASE"}
