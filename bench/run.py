@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import secrets
 import shlex
 import shutil
 import socket
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +145,12 @@ def parser() -> argparse.ArgumentParser:
         "ingest", parents=[common, ingest], help="parse + batch write vs the seed's loop, no network"
     )
     commands.add_parser("e2e", parents=[common, e2e], help="simulator → broker → worker → WebSocket clients")
+    alerts = commands.add_parser(
+        "alerts", parents=[common], help="alert evaluation's CPU vs the worker's at 100 sites x 100 sensors"
+    )
+    alerts.add_argument(
+        "--backends", type=_csv(BACKENDS), default=list(BACKENDS), help="sqlite,postgres (default both)"
+    )
     soak = commands.add_parser(
         "soak", parents=[common], help="a long steady load: RSS, database size, latency drift"
     )
@@ -484,16 +492,16 @@ class Run:
 
     def execute(self) -> Path:
         args = self.args
-        if args.command == "frontend":
-            return self.frontend()
-        if args.command == "scale":
-            return self.scale()
-        if args.command == "analytics":
-            from bench import analytics
-
-            return analytics.bench(self)
-        if args.command == "flood":
-            return self.flood()
+        # Commands with results and a summary of their own.
+        separate: dict[str, Callable[[], Path]] = {
+            "frontend": self.frontend,
+            "scale": self.scale,
+            "flood": self.flood,
+            "analytics": lambda: importlib.import_module("bench.analytics").bench(self),
+            "alerts": lambda: importlib.import_module("bench.alerts").bench(self),
+        }
+        if args.command in separate:
+            return separate[args.command]()
         args.out.mkdir(parents=True, exist_ok=True)
         command = args.command
         if command != "ingest":
