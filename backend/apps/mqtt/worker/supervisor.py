@@ -112,7 +112,7 @@ class MqttSupervisor:
         desired = await asyncio.to_thread(load_desired_state)
         # A disabled connection whose status does not say so yet and a broken one are leased like
         # the running ones: only the holder writes their status, under its token (fenced).
-        pending = {key for key, observed in desired.disabled.items() if observed.status != Status.DISABLED}
+        pending = {conn for conn, observed in desired.disabled.items() if observed.status != Status.DISABLED}
         owned = await asyncio.to_thread(
             self.leases.sync, set(desired.configs) | set(desired.broken) | pending
         )
