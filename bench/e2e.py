@@ -46,7 +46,7 @@ from bench.common import (
     setup_django,
     write_json,
 )
-from bench.workers import SERVICES, ServiceCPU, leases_settled
+from bench.workers import SERVICES, ServiceCPU, bench_database, leases_settled
 
 START_TIMEOUT = 90.0  # seconds for the servers to come up and every MQTT client to connect
 STOP_TIMEOUT = 10.0
@@ -492,7 +492,7 @@ class Session:
             self.work, self.name, servers.port, site_ids, self.config["session_key"], deadline, servers
         )
         processes = {**servers.processes(), "ws_clients": psutil.Process(self.clients.process.pid)}
-        self.sampler = Sampler(processes, services=ServiceCPU())
+        self.sampler = Sampler(processes, services=ServiceCPU(bench_database()))
         self.sampler.start()
         warmup = self._publish(f"{self.name}-warmup", interval=1.0, same_tick=False, duration=None, count=1)
         self.clients.drain(warmup["sent"], self.site_by_code, START_TIMEOUT)

@@ -50,7 +50,7 @@ from bench.common import (
 )
 from bench.e2e import Sampler, database_size, log, scrape_metrics, start_worker
 from bench.loadgen import ts_key
-from bench.workers import ServiceCPU
+from bench.workers import ServiceCPU, bench_database
 
 # Seconds over which the sites' first heartbeats (sensor registration) are spread before measuring.
 REGISTRATION_SECONDS = 30.0
@@ -430,7 +430,7 @@ def run(config: dict[str, Any]) -> dict[str, Any]:
         processes = {"worker": psutil.Process(worker.pid), "broker": psutil.Process(broker.pid)}
         for number, (process, _out) in enumerate(publishers):
             processes[f"publisher{number}"] = psutil.Process(process.pid)
-        sampler = Sampler(processes, services=ServiceCPU())
+        sampler = Sampler(processes, services=ServiceCPU(bench_database()))
         sampler.start()
         time.sleep(config["warmup_seconds"])
         log(f"scale: warmed up; measuring {config['steady_seconds']:g} s")

@@ -9,8 +9,9 @@ from typing import Any
 
 import psutil
 
-# The machine's services a ramp loads besides the bench's own processes, by process name. They are
-# machine-wide: other users of PostgreSQL, Redis or Mosquitto at the same time are counted too.
+# The machine's services a ramp loads besides the bench's own processes, by process name: Mosquitto
+# and Redis machine-wide (other users of them at the same time count too), PostgreSQL only the
+# backends of the bench's database (their process title names it).
 SERVICES = {"mosquitto": ("mosquitto",), "postgres": ("postgres",), "redis": ("redis-server",)}
 
 
@@ -39,12 +40,20 @@ def leases_settled(site_ids: list[int], worker_pids: list[int]) -> bool:
     )
 
 
-class ServiceCPU:
-    """Cumulative CPU seconds and current RSS of each service's processes (all of its processes:
-    PostgreSQL forks a backend per connection). A process that appears after the first sample counts
-    from zero, one that ends keeps what it had counted."""
+def bench_database() -> str:
+    """The name of the database this (Django) process uses: its PostgreSQL backends carry it."""
+    from django.conf import settings
 
-    def __init__(self) -> None:
+    return str(settings.DATABASES["default"]["NAME"])
+
+
+class ServiceCPU:
+    """Cumulative CPU seconds and current RSS of each service's processes (PostgreSQL forks a
+    backend per connection: those of ``database``). A process that appears after the first sample
+    counts from zero, one that ends keeps what it had counted."""
+
+    def __init__(self, database: str) -> None:
+        self.database = f" {database} "
         self._seen: dict[int, float] = {}
         self._totals = dict.fromkeys(SERVICES, 0.0)
         self._first = True
@@ -52,11 +61,13 @@ class ServiceCPU:
     def sample(self) -> dict[str, dict[str, float]]:
         rss = dict.fromkeys(SERVICES, 0)
         seen: dict[int, float] = {}
-        for process in psutil.process_iter(["name", "cpu_times", "memory_info"]):
+        for process in psutil.process_iter(["name", "cmdline", "cpu_times", "memory_info"]):
             service = _service(process.info["name"] or "")
             times, memory = process.info["cpu_times"], process.info["memory_info"]
             if service is None or times is None or memory is None:
                 continue
+            if service == "postgres" and self.database not in " ".join(process.info["cmdline"] or []):
+                continue  # another database's backend, or the server's own processes
             cpu = times.user + times.system
             seen[process.pid] = cpu
             if not self._first:
@@ -157,8 +168,9 @@ def section(e2e: dict[str, Any]) -> list[str]:
         "The same ramp with 1 and with 2 `run_mqtt` workers sharing the connections through leases"
         " (measured once every lease had settled at the fair share). CPU is % of one core over the"
         f" step; the machine has {psutil.cpu_count()} logical cores, shared by the workers, the web"
-        " server, the load generators and the machine's Mosquitto, PostgreSQL and Redis (machine-wide:"
-        " other users of them count too).",
+        " server, the load generators and the machine's Mosquitto, PostgreSQL and Redis (PostgreSQL:"
+        " the backends of the bench's database; Mosquitto and Redis machine-wide: other users of them"
+        " count too).",
         "",
         "| " + " | ".join(HEADER) + " |",
         "|" + "|".join("---" for _ in HEADER) + "|",
