@@ -6,6 +6,7 @@ the bytes has its next payloads dropped before they are parsed."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import random
 import subprocess
@@ -15,16 +16,18 @@ from pathlib import Path
 
 import aiomqtt
 import pytest
+from django.db import OperationalError
 from prometheus_client import REGISTRY
 
 from apps.mqtt.ingest.items import ConnectionEvent, HeartbeatItem, IngestItem, SysInfoItem
 from apps.mqtt.models import MqttConnection, SensorDevice
 from apps.mqtt.parser.types import Heartbeat, SysInfo
 from apps.mqtt.services.connections import set_topics
-from apps.mqtt.tests.conftest import T0, beat, seed_heartbeat
+from apps.mqtt.tests.conftest import T0, beat, seed_heartbeat, wait_until
+from apps.mqtt.worker import writer as writer_module
 from apps.mqtt.worker.client import ClientTask
 from apps.mqtt.worker.config import load_desired_state
-from apps.mqtt.worker.queue import ITEM_BYTES, SiteQueues
+from apps.mqtt.worker.queue import ITEM_BYTES, SiteQueues, item_bytes
 from apps.mqtt.worker.writer import IngestWriter, ShardedWriter
 
 BACKEND = Path(__file__).resolve().parents[3]
@@ -120,7 +123,7 @@ def test_each_sites_items_keep_their_order_across_flushes() -> None:
         ]
 
 
-def test_a_flush_takes_one_item_per_site_in_turn_and_stops_at_its_byte_budget() -> None:
+def test_a_flush_takes_one_item_per_site_in_turn_within_its_byte_budget() -> None:
     queues = SiteQueues(max_heartbeats=1000, max_bytes=10**9)
     for second in range(5):
         queues.put(_heartbeat(1, second, size=800_000))  # a 5,000-sensor payload each
@@ -132,10 +135,25 @@ def test_a_flush_takes_one_item_per_site_in_turn_and_stops_at_its_byte_budget() 
         ("HeartbeatItem", 2, 0),
         ("HeartbeatItem", 3, 0),
         ("HeartbeatItem", 1, 1),
-        ("HeartbeatItem", 1, 2),
     ]
     # However large, one item is always taken, so a flush never stalls.
-    assert len(queues.take(max_items=100, max_bytes=1)) == 1
+    assert _described(queues.take(max_items=100, max_bytes=1)) == [("HeartbeatItem", 1, 2)]
+
+
+def test_a_flooding_sites_heavy_heartbeats_never_fill_two_flushes_in_a_row_while_others_wait() -> None:
+    queues = SiteQueues(max_heartbeats=1000, max_bytes=10**9)
+    for second in range(3):
+        queues.put(_heartbeat(1, second, size=800_000))
+        for site in range(2, 40):
+            queues.put(_heartbeat(site, second, size=20_000))
+
+    flushes = []
+    while len(queues):
+        flushes.append(queues.take(max_items=100, max_bytes=1_000_000))
+    heavy = [any(item.site_id == 1 for item in flush) for flush in flushes]
+    assert heavy.count(True) == 3
+    assert all(not (first and second) for first, second in itertools.pairwise(heavy))
+    assert all(sum(item_bytes(item) for item in flush) <= 1_000_000 for flush in flushes)
 
 
 # ---------------------------------------------------------------- the byte bound
@@ -205,7 +223,7 @@ def test_the_sharded_writers_share_the_byte_bound() -> None:
 
 
 def test_a_site_over_its_share_of_the_bytes_is_shed_and_counted_while_the_others_are_not() -> None:
-    writer = IngestWriter(max_pending_bytes=8_000_000)  # a site's share: 1,000,000 bytes
+    writer = IngestWriter(max_pending_bytes=32_000_000)  # a site's share: 1,000,000 bytes
     before = _dropped("site_backlog")
     writer.submit(_heartbeat(1, 0, size=900_000))
     assert not writer.sheds(1)
@@ -217,6 +235,36 @@ def test_a_site_over_its_share_of_the_bytes_is_shed_and_counted_while_the_others
     assert _dropped("site_backlog") - before == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_nothing_is_shed_while_the_database_is_away(monkeypatch: pytest.MonkeyPatch) -> None:
+    def away(*args: object, **kwargs: object) -> None:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(writer_module, "write_batch", away)
+    writer = IngestWriter(max_pending_bytes=32_000_000, idle_wait=0.01, sweep_interval=3600)
+    for second in range(2):
+        writer.submit(_heartbeat(1, second, size=900_000))
+    assert writer.sheds(1)
+    failures = REGISTRY.get_sample_value("ingest_write_errors_total", {"kind": "database_unavailable"}) or 0
+    writer.start()
+    try:
+        wait_until(
+            lambda: (
+                (
+                    REGISTRY.get_sample_value("ingest_write_errors_total", {"kind": "database_unavailable"})
+                    or 0
+                )
+                > failures
+            )
+        )
+        # The queue keeps each site's newest under its byte bound instead: a site's heartbeats
+        # must not be refused for the writer's backlog while that backlog cannot move.
+        assert not writer.sheds(1)
+    finally:
+        writer.request_stop()
+        writer.join(5)
+
+
 @pytest.mark.django_db(transaction=True)  # load_desired_state closes its connection
 def test_a_shed_sites_payload_is_not_parsed_or_queued_but_its_sys_info_and_other_sites_are(
     make_connection: Callable[..., MqttConnection],
@@ -225,7 +273,7 @@ def test_a_shed_sites_payload_is_not_parsed_or_queued_but_its_sys_info_and_other
     for conn in (flooder, quiet):
         set_topics(connection=conn)
     configs = load_desired_state().configs
-    writer = IngestWriter(max_pending_bytes=8_000_000)
+    writer = IngestWriter(max_pending_bytes=32_000_000)
     clients = {
         conn.pk: ClientTask(
             configs[conn.pk],

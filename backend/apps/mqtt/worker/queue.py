@@ -2,8 +2,8 @@
 
 Fair: each flush takes one item per site in turn (the rotation goes on where the last flush left
 it), so a site with 300 queued heartbeats cannot make a quiet site wait behind them; a site's own
-items keep their order. A flush also stops taking once it holds ``max_bytes`` (a 5,000-sensor
-heartbeat costs a flush what fifty ordinary ones do).
+items keep their order. A flush also holds at most ``max_bytes`` (a 5,000-sensor heartbeat costs a
+flush what fifty ordinary ones do), so a flooding site's heavy items alternate with light flushes.
 
 Bounded: at most ``max_heartbeats`` heartbeats (beyond that a site's newer heartbeat supersedes its
 newest unwritten one, as before) and ``max_bytes`` of estimated size. Over the byte bound the oldest
@@ -136,15 +136,21 @@ class SiteQueues:
     # ------------------------------------------------------------------ taking
 
     def take(self, *, max_items: int, max_bytes: int) -> list[IngestItem]:
-        """Up to ``max_items`` items, one per site in turn, stopping once they hold ``max_bytes``
-        (at least one item, however large)."""
+        """Up to ``max_items`` items holding at most ``max_bytes``, one per site in turn. A site whose
+        next item does not fit in what is left is served first by the next flush; an item larger
+        than ``max_bytes`` makes a flush of its own with whatever small items fit beside it. So
+        a flooding site's heavy heartbeats never fill two flushes in a row while others wait."""
         batch: list[IngestItem] = []
+        deferred: list[int] = []
         taken = 0
-        while self._rotation and len(batch) < max_items and taken < max_bytes:
+        while self._rotation and len(batch) < max_items:
             site = self._rotation.popleft()
             queue = self._queues[site]
+            size = item_bytes(queue[0])
+            if batch and taken + size > max_bytes:
+                deferred.append(site)
+                continue
             item = queue.popleft()
-            size = item_bytes(item)
             self._count(item, size, -1)
             batch.append(item)
             taken += size
@@ -152,6 +158,7 @@ class SiteQueues:
                 self._rotation.append(site)
             else:
                 del self._queues[site]
+        self._rotation.extendleft(reversed(deferred))
         return batch
 
     def put_back(self, batch: list[IngestItem]) -> None:
