@@ -149,6 +149,15 @@ describe("availability view", () => {
     expect(screen.getByRole("img", { name: /150 of 180 expected heartbeats received \(83.33 %\)/ })).toBeInTheDocument();
   });
 
+  it("asks for the lowest uptime first when chosen, from the first page", async () => {
+    const { calls } = routes();
+    renderView();
+    await screen.findByRole("group", { name: /^ACC01: availability/ });
+    await userEvent.click(screen.getByRole("button", { name: "Lowest uptime" }));
+    expect(calls.some((c) => c.url === "/api/sites/3/sensors/availability/?window=24h&page=1&ordering=uptime")).toBe(true);
+    expect(screen.getByRole("button", { name: "Lowest uptime" })).toHaveAttribute("aria-pressed", "true");
+  });
+
   it("says so when the window had no down time and no sensors", async () => {
     routes({ "/api/sites/3/sensors/availability/": { body: EMPTY }, "/api/sites/3/downtime/": { body: EMPTY } });
     renderView();
