@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch, Q, prefetch_related_objects
 
 from apps.alerts import messages
 from apps.alerts.board import SITE_REASONS, Board, ChangeRow, LogRow
@@ -49,8 +49,8 @@ class Rules:
     """The enabled rules with their enabled channels, and which apply to which site."""
 
     def __init__(self, site_ids: set[int]) -> None:
-        channels = Prefetch("channels", queryset=NotificationChannel.objects.filter(enabled=True))
-        self.rules = list(AlertRule.objects.filter(enabled=True).prefetch_related(channels))
+        self.rules = list(AlertRule.objects.filter(enabled=True))
+        self._channels_loaded = False
         # Site → its customer, for the rules' scopes (only when a rule is scoped to a customer).
         scoped = any(rule.customer_id for rule in self.rules)
         rows = (
@@ -67,6 +67,16 @@ class Rules:
             for rule in self.rules
             if rule.kind == kind and rule.applies_to(site_id=site_id, customer_id=customer_id)
         ]
+
+    def load_channels(self) -> None:
+        """The rules' enabled channels, in one query, the first time a tick notifies."""
+        if not self._channels_loaded:
+            channels = Prefetch("channels", queryset=NotificationChannel.objects.filter(enabled=True))
+            prefetch_related_objects(self.rules, channels)
+            self._channels_loaded = True
+
+    def fewest_flap_changes(self) -> int:
+        return min((rule.flap_changes for rule in self.rules if rule.kind == Kind.FLAPPING), default=0)
 
     def flap_window(self) -> int:
         return max((rule.flap_minutes for rule in self.rules if rule.kind == Kind.FLAPPING), default=0)
@@ -95,9 +105,10 @@ def evaluate(*, now: dt.datetime, heartbeat_grace: dt.timedelta = dt.timedelta(s
                 now=now,
                 rules_for=rules.for_site,
                 window_minutes=rules.flap_window(),
+                min_changes=rules.fewest_flap_changes(),
                 sensors={
-                    row.sensor_id: row.site_id
-                    for row in changes
+                    row.sensor_id: (row.site_id, row.timestamp)
+                    for row in changes  # in id order: the latest change of each sensor wins
                     if row.reason not in SITE_REASONS and row.site_id not in sites_with_events
                 },
                 sites=sites_with_events,
@@ -206,6 +217,7 @@ def _open_due(board: Board, rules: Rules, *, now: dt.datetime) -> list[Alert]:
         condition.alert = alert
         board.mark(condition)
     _notify(
+        rules,
         [(alert, matching) for alert, matching in opened if not alert.in_maintenance],
         event=Notification.Event.OPENED,
         now=now,
@@ -265,11 +277,16 @@ def _resolve_cleared(board: Board, rules: Rules, *, now: dt.datetime) -> list[Al
         for alert in alerts
         if not alert.in_maintenance
     ]
-    _notify(recovering, event=Notification.Event.RESOLVED, now=now)
+    _notify(rules, recovering, event=Notification.Event.RESOLVED, now=now)
     return alerts
 
 
-def _notify(alerts: list[tuple[Alert, list[AlertRule]]], *, event: str, now: dt.datetime) -> None:
+def _notify(
+    rules: Rules, alerts: list[tuple[Alert, list[AlertRule]]], *, event: str, now: dt.datetime
+) -> None:
+    if not alerts:
+        return
+    rules.load_channels()
     rows = []
     for alert, matching in alerts:
         channels = {channel.pk: channel for rule in matching for channel in rule.channels.all()}

@@ -9,6 +9,8 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 
+from django.db.models import Count
+
 from apps.alerts.board import SITE_REASONS, Board
 from apps.alerts.models import AlertRule, Kind
 from apps.mqtt.models import ConnectionLog, SensorStatusChange
@@ -24,24 +26,42 @@ def detect_flapping(
     now: dt.datetime,
     rules_for: RulesFor,
     window_minutes: int,
-    sensors: dict[int, int],
+    min_changes: int,
+    sensors: dict[int, tuple[int, dt.datetime]],
     sites: Iterable[int],
 ) -> None:
-    """``sensors`` (sensor id → site id) and ``sites`` changed in this tick."""
+    """``sensors`` (sensor id → its site and its latest change) and ``sites`` changed in this tick;
+    ``window_minutes`` and ``min_changes`` the largest window and the fewest changes of the rules."""
     since = now - dt.timedelta(minutes=window_minutes)
-    if sensors:
-        times: dict[int, list[dt.datetime]] = defaultdict(list)
-        rows = (
-            SensorStatusChange.objects.filter(sensor_device_id__in=list(sensors), timestamp__gt=since)
-            .exclude(reason__in=SITE_REASONS)
-            .values_list("sensor_device_id", "timestamp")
+    fresh: dict[int, int] = {}
+    for sensor_id, (site_id, latest) in sensors.items():
+        existing = board.get(site_id, Kind.FLAPPING, sensor_id)
+        if existing is None:
+            fresh[sensor_id] = site_id
+        elif latest > existing.last_change_at:  # still flapping: its quiet time starts again
+            existing.last_change_at = latest
+            board.mark(existing)
+    if fresh:
+        recent = SensorStatusChange.objects.filter(
+            sensor_device_id__in=list(fresh), timestamp__gt=since
+        ).exclude(reason__in=SITE_REASONS)
+        # One grouped count, usually empty; the timestamps only of sensors with enough changes.
+        candidates = list(
+            recent.values("sensor_device_id")
+            .annotate(count=Count("id"))
+            .filter(count__gte=min_changes)
+            .values_list("sensor_device_id", flat=True)
         )
-        for sensor_id, at in rows:
-            times[sensor_id].append(at)
+        times: dict[int, list[dt.datetime]] = defaultdict(list)
+        if candidates:
+            for sensor_id, at in recent.filter(sensor_device_id__in=candidates).values_list(
+                "sensor_device_id", "timestamp"
+            ):
+                times[sensor_id].append(at)
         for sensor_id, moments in times.items():
             _judge(
                 board,
-                site_id=sensors[sensor_id],
+                site_id=fresh[sensor_id],
                 sensor_id=sensor_id,
                 moments=moments,
                 now=now,
