@@ -271,6 +271,27 @@ class Fleet:
         return moves
 
 
+def test_the_broker_log_replay_finds_open_sessions_kicks_and_overlaps() -> None:
+    """The checker itself, on lines Mosquitto 2.0 writes (two clients with one id, then a socket
+    closed without a DISCONNECT)."""
+    log = """\
+1796015987: New client connected from 127.0.0.1:45269 as dup1 (p2, c1, k60).
+1796015988: Client dup1 already connected, closing old connection.
+1796015988: New client connected from 127.0.0.1:35979 as dup1 (p2, c1, k60).
+1796015988: Received DISCONNECT from dup1
+1796015988: Client dup1 disconnected.
+1796015988: New client connected from 127.0.0.1:60333 as k1 (p2, c1, k60).
+1796015989: New client connected from 127.0.0.1:43711 as dup1 (p2, c1, k60).
+1796015989: New client connected from 127.0.0.1:43712 as k1 (p2, c1, k60).
+1796015989: Client k1 closed its connection.
+"""
+    sessions = Sessions.replay(log)
+    assert sessions.kicks == ["1796015988: Client dup1 already connected, closing old connection."]
+    assert sessions.overlaps == ["1796015989: New client connected from 127.0.0.1:43712 as k1 (p2, c1, k60)."]
+    assert sessions.open == {"dup1": [43711], "k1": [43712]}
+    assert [(client, port) for _offset, client, port in sessions.opened][-1] == ("k1", 43712)
+
+
 @pytest.fixture
 def fleet(
     mosquitto: Callable[..., Mosquitto],
