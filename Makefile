@@ -29,6 +29,7 @@ help:
 	@echo "make requirements  re-pin requirements/*.txt from requirements/*.in"
 	@echo "make bench         benchmarks (ingest, end to end, the ramp with 1 and 2 workers); make bench-soak: 30-minute soak"
 	@echo "make bench-scale   1,000 connections x 100 sensors @ 5 s on one broker, one worker (about 3 minutes)"
+	@echo "make bench-flood   one site floods 300 x 5,000-sensor heartbeats: the other sites' latency, worker RSS (2 min)"
 	@echo "make bench-frontend  the web app's time per frame in Chromium under live load (bench/run.py frontend)"
 	@echo "make secret-key    print a new SECRET_KEY and FIELD_ENCRYPTION_KEYS value"
 
@@ -121,12 +122,15 @@ clean:
 # Benchmarks (bench/, docs/performance.md): ingest + end to end (the redis-postgres ramp with 1 and with 2
 # workers) in about 15 minutes, results and a summary in bench/results/. Needs PostgreSQL, Redis and
 # Mosquitto on 127.0.0.1. The soak and the 1,000-connection run (a private Mosquitto) run on demand.
-.PHONY: bench bench-soak bench-scale
+.PHONY: bench bench-soak bench-scale bench-flood
 bench: $(STAMP)
 	$(PY) bench/run.py
 
 bench-scale: $(STAMP)
 	$(PY) bench/run.py scale
+
+bench-flood: $(STAMP)
+	$(PY) bench/run.py flood
 
 bench-soak: $(STAMP)
 	$(PY) bench/run.py soak --minutes 30
