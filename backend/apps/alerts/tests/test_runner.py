@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from django.conf import LazySettings
+from django.core.management import call_command
 
 from apps.alerts.lease import claim_evaluator
 from apps.alerts.models import Alert, EvaluatorState
@@ -76,3 +78,17 @@ def test_the_runner_evaluates_in_its_own_thread_and_opens_alerts(make_site: Call
     asyncio.run(run())
     (alert,) = Alert.objects.all()
     assert len(alert.affected_sensors) == 10
+
+
+def test_run_alerts_runs_the_runner_and_releases_its_lease_when_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def one_tick(self: AlertRunner) -> None:
+        await asyncio.to_thread(self.tick)  # then returns, as after a SIGTERM
+
+    monkeypatch.setattr(AlertRunner, "run", one_tick)
+    out = io.StringIO()
+    call_command("run_alerts", stdout=out)
+    assert "evaluating every" in out.getvalue()
+    assert "stopped" in out.getvalue()
+    assert EvaluatorState.objects.get().holder == ""  # free for the next one at once
