@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Min
 from django.utils import timezone
 
 from apps.alerts import channels
@@ -27,6 +28,7 @@ class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    next_due: dt.datetime | None = None  # the earliest pending notification left, if any
 
 
 def document(notification: Notification, *, now: dt.datetime) -> dict[str, Any]:
@@ -108,8 +110,17 @@ def deliver_due(*, now: dt.datetime, pool: ThreadPoolExecutor) -> DeliveryReport
         .order_by("next_attempt_at", "id")[:BATCH]
     )
     report = DeliveryReport()
-    if not due:
-        return report
+    if due:
+        _send(due, report, now=now, pool=pool)
+    report.next_due = Notification.objects.filter(status=Notification.Status.PENDING).aggregate(
+        due=Min("next_attempt_at")
+    )["due"]
+    return report
+
+
+def _send(
+    due: list[Notification], report: DeliveryReport, *, now: dt.datetime, pool: ThreadPoolExecutor
+) -> None:
     groups: dict[int, list[Notification]] = defaultdict(list)
     for notification in due:
         groups[notification.channel_id].append(notification)
@@ -123,7 +134,6 @@ def deliver_due(*, now: dt.datetime, pool: ThreadPoolExecutor) -> DeliveryReport
                     "notification %s on channel %s: %s", notification.pk, notification.channel.name, error
                 )
     Notification.objects.bulk_update(due, ["status", "attempts", "last_error", "next_attempt_at", "sent_at"])
-    return report
 
 
 def send_test(channel: NotificationChannel, *, now: dt.datetime) -> Notification:

@@ -38,6 +38,11 @@ class AlertRunner:
         self.interval = interval if interval is not None else settings.ALERTS_INTERVAL
         self.send_interval = send_interval
         self.holding = False
+        # The sender queries only when a tick notified (and at start: what a previous run left) or a
+        # retry falls due: a quiet install costs it nothing. The flag is cleared before the query, so
+        # a tick that notifies meanwhile is never missed.
+        self._nudged = True
+        self._retry_at: dt.datetime | None = None
         self._evaluating = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts-eval")
         self._sending = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alerts-send")
         self._channels = ThreadPoolExecutor(max_workers=8, thread_name_prefix="alerts-channel")
@@ -76,13 +81,21 @@ class AlertRunner:
             result = evaluate(now=now, heartbeat_grace=grace)
             if result.opened or result.resolved:
                 logger.info("alerts: %d opened, %d resolved", len(result.opened), len(result.resolved))
+                self._nudged = True
 
     def send(self) -> None:
         """Send what is due (the lease holder only). In the sending thread."""
-        if not self.holding:
+        now = self._clock()
+        retry_due = self._retry_at is not None and now >= self._retry_at
+        if not self.holding or not (self._nudged or retry_due):
             return
+        self._nudged = False
         close_old_connections()
-        deliver_due(now=self._clock(), pool=self._channels)
+        try:
+            self._retry_at = deliver_due(now=now, pool=self._channels).next_due
+        except Exception:
+            self._nudged = True  # the database away: try again next time
+            raise
 
     def release(self) -> None:
         if self.holding:

@@ -10,12 +10,19 @@ from pathlib import Path
 
 import pytest
 from django.conf import LazySettings
+from django.core import mail
 from django.core.management import call_command
 
 from apps.alerts.lease import claim_evaluator
-from apps.alerts.models import Alert, EvaluatorState
+from apps.alerts.models import Alert, EvaluatorState, Notification
 from apps.alerts.runner import AlertRunner
-from apps.alerts.tests.helpers import T0, make_monitored_site, seconds, site_goes_silent
+from apps.alerts.tests.helpers import (
+    T0,
+    channel_on_every_rule,
+    make_monitored_site,
+    seconds,
+    site_goes_silent,
+)
 from apps.mqtt.worker.runtime import MqttWorker
 from apps.sites.models import Site
 
@@ -60,7 +67,10 @@ def test_the_worker_starts_the_runner_and_it_takes_the_evaluators_lease(
     assert EvaluatorState.objects.get().holder == worker_id
 
 
-def test_the_runner_evaluates_in_its_own_thread_and_opens_alerts(make_site: Callable[..., Site]) -> None:
+def test_the_runner_evaluates_in_its_own_thread_opens_alerts_and_sends_them(
+    make_site: Callable[..., Site],
+) -> None:
+    channel_on_every_rule()
     claim_evaluator(worker_id="setup", now=dt.datetime.now(dt.UTC) - seconds(60), seconds=1)  # cursor: now
     connection, sensors = make_monitored_site(make_site(), 10)
 
@@ -68,8 +78,9 @@ def test_the_runner_evaluates_in_its_own_thread_and_opens_alerts(make_site: Call
         runner = AlertRunner(worker_id="runner", interval=0.2)
         task = asyncio.create_task(runner.run())
         await asyncio.to_thread(site_goes_silent, connection, sensors, dt.datetime.now(dt.UTC))
+        sent = Notification.objects.filter(status="sent")
         for _ in range(100):  # up to 10 s
-            if await asyncio.to_thread(Alert.objects.exists):
+            if await asyncio.to_thread(sent.exists):
                 break
             await asyncio.sleep(0.1)
         task.cancel()
@@ -78,6 +89,7 @@ def test_the_runner_evaluates_in_its_own_thread_and_opens_alerts(make_site: Call
     asyncio.run(run())
     (alert,) = Alert.objects.all()
     assert len(alert.affected_sensors) == 10
+    assert mail.outbox[0].subject == f"[critical] {alert.title}"
 
 
 def test_run_alerts_runs_the_runner_and_releases_its_lease_when_stopped(
