@@ -22,6 +22,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -42,7 +43,6 @@ from bench.common import (
     SENSORS_PER_SITE,
     child_main,
     distribution,
-    free_port,
     setup_django,
     write_json,
 )
@@ -172,8 +172,18 @@ def start_worker(work: Path, name: str, metrics_port: int) -> tuple[subprocess.P
     return process, path
 
 
+def distinct_ports(count: int) -> list[int]:
+    """``count`` free ports, all different: each socket stays bound until every port is chosen
+    (ports picked one after the other may repeat)."""
+    with contextlib.ExitStack() as stack:
+        probes = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind((LOOPBACK, 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+
+
 def start_servers(work: Path, name: str, separate_worker: bool, workers: int = 1) -> Servers:
-    port = free_port()
+    port, *metrics_ports = distinct_ports(1 + (workers if separate_worker else 0))
     web_log = work / f"{name}-web.log"
     web = subprocess.Popen(
         [*UVICORN, "--port", str(port)],
@@ -184,7 +194,7 @@ def start_servers(work: Path, name: str, separate_worker: bool, workers: int = 1
     )
     servers = Servers(port=port, metrics_ports=[port], web=web, logs=[web_log])
     if separate_worker:
-        servers.metrics_ports = [free_port() for _ in range(workers)]
+        servers.metrics_ports = metrics_ports
         for number, metrics_port in enumerate(servers.metrics_ports, start=1):
             process, path = start_worker(work, f"{name}-worker{number}", metrics_port)
             servers.workers.append(process)
