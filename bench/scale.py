@@ -520,7 +520,8 @@ def summary_section(scale: dict[str, Any]) -> list[str]:
         [
             "update latency (publish → sensors_update on the channel layer)",
             f"p50 {_num(lat['p50'], 1)} ms, p99 {_num(lat['p99'], 1)} ms, max {_num(lat['max'], 1)} ms"
-            f" ({lat['count']:,} heartbeats; {run['update_latency']['without_event']} without an event)",
+            f" ({lat['count']:,} heartbeats; {run['update_latency']['without_event']:,} without an event;"
+            f" {scale['channel_layer_events']:,} sensors_update events in the whole run)",
         ],
         [
             "other CPU (% of one core)",
@@ -553,8 +554,8 @@ def summary_section(scale: dict[str, Any]) -> list[str]:
     return [
         f"## {scale['sites']:,} connections on one broker",
         "",
-        f"Steady window: {run['seconds']:.0f} s after a warm-up. PostgreSQL and Redis are the machine's"
-        " (machine-wide CPU: other users count too).",
+        f"Steady window: {run['seconds']:.0f} s after a warm-up. PostgreSQL and Redis are the machine's:"
+        " PostgreSQL's CPU is its backends of the bench database, Redis' machine-wide.",
         "",
         "|  |  |",
         "|---|---|",
