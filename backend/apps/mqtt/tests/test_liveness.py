@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
+from django.db import connection, transaction
+from django.db import connections as db_connections
 
 from apps.mqtt.ingest.batch import write_batch
-from apps.mqtt.models import ConnectionLog, HeartbeatState, SensorDevice, SensorStatusChange, heartbeat_state
+from apps.mqtt.models import (
+    ConnectionLog,
+    HeartbeatState,
+    MqttConnection,
+    SensorDevice,
+    SensorStatusChange,
+    heartbeat_state,
+)
 from apps.mqtt.tests.conftest import POLICY, T0, beat
 from apps.mqtt.worker.liveness import LivenessPolicy, sweep
 
@@ -90,3 +100,63 @@ def test_heartbeat_state_follows_interval_and_timeout(age: int, interval: int, e
         last_heartbeat_at=T0, since=None, interval=interval, timeout=30, now=T0 + dt.timedelta(seconds=age)
     )
     assert state == expected
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only: several workers sweep")
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_another_sweep_is_judging_is_skipped_so_its_heartbeat_goes_missing_once(
+    make_connection,
+) -> None:
+    conn = make_connection(status="connected", last_connected_at=T0)
+    write_batch([beat(conn, ["S1"], T0)], now=T0, policy=POLICY)
+    later = T0 + dt.timedelta(seconds=31)
+    judging, release = threading.Event(), threading.Event()
+
+    def other_sweep_holds_the_row() -> None:
+        try:
+            with transaction.atomic():
+                MqttConnection.objects.select_for_update(no_key=True).get(pk=conn.pk)
+                judging.set()
+                release.wait(10)
+        finally:
+            db_connections.close_all()
+
+    holder = threading.Thread(target=other_sweep_holds_the_row)
+    holder.start()
+    try:
+        assert judging.wait(10)
+        sweep(now=later, policy=LIVENESS)  # must not wait for the other sweep, nor judge its row
+        assert not ConnectionLog.objects.filter(event_type="heartbeat_missed").exists()
+    finally:
+        release.set()
+        holder.join(10)
+
+    sweep(now=later, policy=LIVENESS)
+    sweep(now=later, policy=LIVENESS)
+    assert ConnectionLog.objects.filter(event_type="heartbeat_missed").count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only: several workers sweep")
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_sweeping_at_once_log_each_missing_heartbeat_once(make_connection) -> None:
+    conns = [make_connection(status="connected", last_connected_at=T0) for _ in range(20)]
+    write_batch([beat(conn, ["S1", "S2"], T0) for conn in conns], now=T0, policy=POLICY)
+    later = T0 + dt.timedelta(seconds=31)
+    start = threading.Barrier(2)
+
+    def worker_sweeps() -> None:
+        try:
+            start.wait(10)
+            for _ in range(5):
+                sweep(now=later, policy=LIVENESS)
+        finally:
+            db_connections.close_all()
+
+    threads = [threading.Thread(target=worker_sweeps) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert ConnectionLog.objects.filter(event_type="heartbeat_missed").count() == 20
+    assert SensorStatusChange.objects.filter(new_status="offline").count() == 40

@@ -81,6 +81,9 @@ def _judge(
         MqttConnection.objects.only(*_CONNECTION_COLUMNS)
         .annotate(shard=Mod("site_id", count))
         .filter(shard=index)
+        # Several workers sweep on PostgreSQL: a row another sweep is judging is skipped, so a
+        # heartbeat goes missing once, not once per worker (a no-op on SQLite: one worker).
+        .select_for_update(skip_locked=True, no_key=True)
     )
     for connection in connections:
         connection_id, site_id, enabled = connection.pk, connection.site_id, connection.enabled
