@@ -156,6 +156,21 @@ def test_a_flooding_sites_heavy_heartbeats_never_fill_two_flushes_in_a_row_while
     assert all(sum(item_bytes(item) for item in flush) <= 1_000_000 for flush in flushes)
 
 
+def test_a_batch_put_back_after_a_failed_flush_is_taken_again_first_and_in_order() -> None:
+    queues = SiteQueues(max_heartbeats=1000, max_bytes=10**9)
+    for second in range(3):
+        for site in (1, 2, 3):
+            queues.put(_heartbeat(site, second))
+    before = queues.bytes
+    batch = queues.take(max_items=4, max_bytes=10**9)
+    queues.put_back(batch)
+
+    assert (len(queues), queues.bytes) == (9, before)
+    assert _described(queues.take(max_items=100, max_bytes=10**9)) == [
+        ("HeartbeatItem", site, second) for second in range(3) for site in (1, 2, 3)
+    ]
+
+
 # ---------------------------------------------------------------- the byte bound
 
 

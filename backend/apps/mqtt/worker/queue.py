@@ -168,8 +168,8 @@ class SiteQueues:
             queue = self._queues.setdefault(item.site_id, deque())
             queue.appendleft(item)
             self._count(item, item_bytes(item), +1)
-        first = list(dict.fromkeys(item.site_id for item in batch))
-        self._rotation = deque([*first, *(site for site in self._rotation if site not in set(first))])
+        first = dict.fromkeys(item.site_id for item in batch)
+        self._rotation = deque([*first, *(site for site in self._rotation if site not in first)])
 
     def drain(self) -> list[IngestItem]:
         """Everything, each site's items in order; the queue is empty afterwards."""
