@@ -52,7 +52,7 @@ def build(now: dt.datetime) -> dict[str, Any]:
 
     from apps.analytics.models import RollupProgress
     from apps.analytics.selectors import floor_hour
-    from apps.analytics.services import MAINTENANCE_KEY, roll_up_day
+    from apps.analytics.services import roll_up_day
     from apps.mqtt.models import ConnectionLog, MqttConnection, SensorDevice
     from apps.sites.models import Site
 
@@ -112,7 +112,6 @@ def build(now: dt.datetime) -> dict[str, Any]:
         roll_up_day(day=day)
         day += dt.timedelta(days=1)
     RollupProgress.objects.create(key="uptime", rolled_until=last_closed)
-    RollupProgress.objects.create(key=MAINTENANCE_KEY, rolled_until=now)
     timings["rollups_s"] = time.perf_counter() - began
     return {"start": start, "last_closed": last_closed, "timings": timings}
 

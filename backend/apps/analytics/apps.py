@@ -5,3 +5,6 @@ class AnalyticsConfig(AppConfig):
     name = "apps.analytics"
     label = "analytics"
     verbose_name = "Uptime analytics"
+
+    def ready(self) -> None:
+        from apps.analytics import signals  # noqa: F401  (connects the maintenance receivers)

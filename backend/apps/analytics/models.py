@@ -68,3 +68,18 @@ class RollupProgress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: rolled up until {self.rolled_until:%Y-%m-%d %H}:00"
+
+
+class MaintenanceChange(models.Model):
+    """A maintenance window's time that was added, moved or removed (apps/analytics/signals.py): the
+    roll-up job rolls that time's closed hours up again for the site, then deletes the row."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return (
+            f"site {self.site_id} maintenance changed {self.starts_at:%Y-%m-%d %H:%M} to {self.ends_at:%H:%M}"
+        )

@@ -2,7 +2,7 @@
 
 ``run_rollups`` is the periodic job (``manage.py rollup_analytics`` and the MQTT worker): it rolls up
 every closed hour since the last run (at most ``max_hours`` a run, so a long catch-up is spread
-over runs), re-rolls the hours of maintenance windows created since (planned after the fact), then
+over runs), re-rolls the hours of maintenance windows added, moved or deleted since, then
 prunes raw rows past ANALYTICS_RAW_RETENTION_DAYS that are rolled up, keeping each object's last row
 before the cut so its state there stays known, and roll-ups past ANALYTICS_ROLLUP_RETENTION_DAYS."""
 
@@ -19,13 +19,12 @@ from django.db import transaction
 from django.db.models import Exists, Min, OuterRef, QuerySet
 
 from apps.analytics.intervals import DAY, HOUR
-from apps.analytics.models import HeartbeatHour, RollupProgress, UptimeRollup
+from apps.analytics.models import HeartbeatHour, MaintenanceChange, RollupProgress, UptimeRollup
 from apps.analytics.selectors import ROLLUP_KEY, Window, floor_day, floor_hour, site_totals
 from apps.analytics.states import CONNECTION_EVENTS, HEARTBEAT_EVENTS
 from apps.mqtt.models import ConnectionLog, MqttConnection, SensorStatusChange
-from apps.sites.models import MaintenanceWindow, Site
+from apps.sites.models import Site
 
-MAINTENANCE_KEY = "maintenance_seen"
 PRUNE_BATCH = 10_000
 Kind = UptimeRollup.Kind
 _FIELDS = ("up_seconds", "down_seconds", "excluded_seconds", "maintenance_seconds")
@@ -146,29 +145,29 @@ def roll_up_closed_hours(*, now: dt.datetime, max_hours: int) -> int:
     return hours
 
 
-def reroll_new_maintenance(*, now: dt.datetime) -> int:
-    """Hours already rolled up that a maintenance window created since the last run covers are
-    rolled up again for its site (a window planned after the fact still excuses that time)."""
+def reroll_maintenance_changes() -> int:
+    """Closed hours a maintenance window added, moved or removed since they were rolled up
+    (``MaintenanceChange``, apps/analytics/signals.py) are rolled up again for its site, with their
+    days; the change rows are then deleted. The hours re-rolled."""
     rolled = RollupProgress.objects.filter(key=ROLLUP_KEY).values_list("rolled_until", flat=True).first()
-    seen = _progress(MAINTENANCE_KEY, now)
-    if rolled is None:
-        return 0
-    hours = 0
-    windows = MaintenanceWindow.objects.filter(created_at__gt=seen.rolled_until, starts_at__lt=rolled)
-    for site_id, starts_at, ends_at in windows.values_list("site_id", "starts_at", "ends_at"):
+    changes = list(
+        MaintenanceChange.objects.order_by("id").values_list("id", "site_id", "starts_at", "ends_at")
+    )
+    hours: set[tuple[int, dt.datetime]] = set()
+    # Nothing rolled up yet (rolled is None): the first roll-up sees the windows as they are then.
+    until = rolled or dt.datetime.min.replace(tzinfo=dt.UTC)
+    for _, site_id, starts_at, ends_at in changes:
         hour = floor_hour(starts_at)
-        days = set()
-        while hour < min(ends_at, rolled):
-            roll_up_hour(hour=hour, site_ids=[site_id])
-            days.add(floor_day(hour))
+        while hour < min(ends_at, until):
+            hours.add((site_id, hour))
             hour += HOUR
-            hours += 1
-        for day in days:
-            if day + DAY <= rolled:
-                roll_up_day(day=day, site_ids=[site_id])
-    seen.rolled_until = now
-    seen.save(update_fields=["rolled_until"])
-    return hours
+    for site_id, hour in sorted(hours):
+        roll_up_hour(hour=hour, site_ids=[site_id])
+    for site_id, day in sorted({(site_id, floor_day(hour)) for site_id, hour in hours}):
+        if day + DAY <= until:
+            roll_up_day(day=day, site_ids=[site_id])
+    MaintenanceChange.objects.filter(id__in=[row[0] for row in changes]).delete()
+    return len(hours)
 
 
 def _delete_in_batches(rows: QuerySet[Any]) -> int:
@@ -235,7 +234,7 @@ def run_rollups(*, now: dt.datetime, max_hours: int = 48, prune_always: bool = T
     hour was rolled up, so a run with nothing to do costs a few small queries."""
     report = RollupReport()
     report.hours = roll_up_closed_hours(now=now, max_hours=max_hours)
-    report.rerolled_hours = reroll_new_maintenance(now=now)
+    report.rerolled_hours = reroll_maintenance_changes()
     if prune_always or report.hours:
         report.pruned = prune(now=now)
     return report

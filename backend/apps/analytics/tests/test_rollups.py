@@ -22,6 +22,7 @@ from apps.analytics.selectors import Window
 from apps.analytics.services import run_rollups
 from apps.analytics.tests.conftest import NOW, hours_ago, log, maintenance
 from apps.mqtt.models import ConnectionLog, MqttConnection, SensorDevice, SensorStatusChange
+from apps.sites.models import MaintenanceWindow
 
 pytestmark = pytest.mark.django_db
 
@@ -124,7 +125,7 @@ def test_pruning_keeps_each_sensors_last_change_before_the_cut(
     assert downtime(site_ids=[monitored_site.site_id], window=pruned_days) == []
 
 
-def test_maintenance_planned_after_the_roll_up_still_excuses_that_time(
+def test_maintenance_added_moved_or_deleted_after_the_roll_up_is_rolled_up_again(
     monitored_site: MqttConnection,
 ) -> None:
     sensor = SensorDevice.objects.create(site=monitored_site.site, device_name="S1")
@@ -142,6 +143,19 @@ def test_maintenance_planned_after_the_roll_up_still_excuses_that_time(
     assert report.rerolled_hours == 6
     figures = site_availability(site=monitored_site.site, window=last_day)
     assert figures["sensors"]["uptime_percentage"] == round(100 * 12 / 18, 2)
+
+    window = MaintenanceWindow.objects.get(site=monitored_site.site)
+    window.ends_at = hours_ago(9)  # shortened: 3 of its hours count again
+    window.save()
+    assert run_rollups(now=NOW).rerolled_hours == 6  # the old span and the new one
+    assert site_availability(site=monitored_site.site, window=last_day)["sensors"][
+        "uptime_percentage"
+    ] == round(100 * 12 / 21, 2)
+    window.delete()
+    run_rollups(now=NOW)
+    assert (
+        site_availability(site=monitored_site.site, window=last_day)["sensors"]["uptime_percentage"] == 50.0
+    )
 
 
 def test_the_command_rolls_up_closed_hours_once(make_connection: Callable[..., MqttConnection]) -> None:

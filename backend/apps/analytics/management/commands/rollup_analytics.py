@@ -27,6 +27,6 @@ class Command(BaseCommand):
         report = run_rollups(now=timezone.now(), max_hours=options["max_hours"])
         pruned = ", ".join(f"{name} {count}" for name, count in report.pruned.items()) or "nothing"
         self.stdout.write(
-            f"Rolled up {report.hours} hour(s), re-rolled {report.rerolled_hours} for new maintenance; "
+            f"Rolled up {report.hours} hour(s), re-rolled {report.rerolled_hours} for changed maintenance; "
             f"pruned: {pruned}."
         )
