@@ -514,7 +514,7 @@ def summary_section(scale: dict[str, Any]) -> list[str]:
             "heartbeats written / received / expected per s",
             f"{_num(run.get('heartbeats_written_per_s'), 1)}"
             f" / {_num(run.get('heartbeats_received_per_s'), 1)}"
-            f" / {run['expected_heartbeats_per_s']:g} (dropped {_num(run.get('dropped'))})",
+            f" / {run['expected_heartbeats_per_s']:.1f} (dropped {_num(run.get('dropped'))})",
         ],
         ["flushes", f"{_num(run.get('flushes_per_s'), 1)}/s, mean {_num(run.get('flush_ms_mean'), 1)} ms"],
         [
