@@ -174,10 +174,21 @@ MQTT_SPOOL_DIR = Path(env_str("MQTT_SPOOL_DIR", str(VAR_DIR / "spool")))
 # lease in the database, renewed every third of this; a dead worker's connections move after it.
 MQTT_LEASE_SECONDS = env_int("MQTT_LEASE_SECONDS", 15, minimum=3, maximum=3600)
 # Uptime analytics (apps/analytics): raw connection logs and sensor status changes older than this are
-# pruned by `rollup_analytics` (hourly roll-ups keep long windows exact to the hour), and the roll-ups
-# and heartbeat counters older than the second setting.
+# pruned by `rollup_analytics` (hourly roll-ups keep windows exact to the hour), hourly roll-ups older
+# than the third (windows starting before it are exact to the day), daily roll-ups and heartbeat
+# counters older than the second.
 ANALYTICS_RAW_RETENTION_DAYS = env_int("ANALYTICS_RAW_RETENTION_DAYS", 35, minimum=2, maximum=3650)
 ANALYTICS_ROLLUP_RETENTION_DAYS = env_int("ANALYTICS_ROLLUP_RETENTION_DAYS", 400, minimum=2, maximum=36500)
+ANALYTICS_HOURLY_RETENTION_DAYS = env_int(
+    "ANALYTICS_HOURLY_RETENTION_DAYS", min(90, ANALYTICS_ROLLUP_RETENTION_DAYS), minimum=2, maximum=36500
+)
+if not ANALYTICS_RAW_RETENTION_DAYS <= ANALYTICS_HOURLY_RETENTION_DAYS <= ANALYTICS_ROLLUP_RETENTION_DAYS:
+    # Hourly rows are what raw rows are rolled into, and what daily rows are summed from.
+    raise ImproperlyConfigured(
+        f"ANALYTICS_HOURLY_RETENTION_DAYS={ANALYTICS_HOURLY_RETENTION_DAYS} must be between "
+        f"ANALYTICS_RAW_RETENTION_DAYS={ANALYTICS_RAW_RETENTION_DAYS} and "
+        f"ANALYTICS_ROLLUP_RETENTION_DAYS={ANALYTICS_ROLLUP_RETENTION_DAYS}."
+    )
 # Seconds between the MQTT worker's roll-up runs (0: not in the worker; run `rollup_analytics` by cron).
 ANALYTICS_ROLLUP_INTERVAL = env_int("ANALYTICS_ROLLUP_INTERVAL", 60, minimum=0, maximum=3600)
 # Alerts (apps/alerts): the evaluator reads the new state changes every ALERTS_INTERVAL seconds, in
