@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 import aiomqtt
 import pytest
 from django.conf import settings
+from django.db import connection as db_connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -360,10 +361,18 @@ async def _dataloggers(port: int, codes: list[str], *, every: float, stop: async
             await asyncio.sleep(0.5)
 
 
+def _drill_runs_here() -> bool:
+    """The drill takes about 100 s and is the same whatever the database: CI runs it once, in the
+    SQLite run; elsewhere MQTT_RECOVERY_DRILL=1 runs it."""
+    if os.environ.get("MQTT_RECOVERY_DRILL") == "1":
+        return True
+    return os.environ.get("CI") == "true" and db_connection.vendor == "sqlite"
+
+
 @pytest.mark.asyncio
 @pytest.mark.skipif(
-    os.environ.get("MQTT_RECOVERY_DRILL") != "1",
-    reason="the 2-minute drill with default settings: MQTT_RECOVERY_DRILL=1 runs it",
+    not _drill_runs_here(),
+    reason="the 100 s drill with default settings: CI runs it in the SQLite run; MQTT_RECOVERY_DRILL=1 here",
 )
 async def test_drill_broker_down_95_s_with_default_settings(
     make_connection, make_site, site_code, mosquitto
