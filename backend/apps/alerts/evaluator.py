@@ -11,10 +11,11 @@ during a maintenance window is recorded (``in_maintenance``) and not notified.""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Prefetch, Q, prefetch_related_objects
+from django.db.models import Prefetch, Q
 
 from apps.alerts import messages
 from apps.alerts.board import SITE_REASONS, Board, ChangeRow, LogRow
@@ -45,12 +46,37 @@ class TickResult:
     resolved: list[Alert] = field(default_factory=list)
 
 
+# Rules changed by writes that send no signal (a QuerySet.update, raw SQL) are seen after this long.
+RULES_MAX_AGE = 60.0  # seconds
+
+
+@dataclass(frozen=True, slots=True)
+class _LoadedRules:
+    version: str
+    loaded_at: float  # time.monotonic()
+    rules: list[AlertRule]
+
+
+_loaded: _LoadedRules | None = None  # kept between ticks: the evaluator's own thread replaces it
+
+
+def _enabled_rules(version: str) -> list[AlertRule]:
+    """The enabled rules with their enabled channels: two queries when the rules' version changed
+    (or they are older than RULES_MAX_AGE), none otherwise."""
+    global _loaded
+    loaded = _loaded
+    if loaded is None or loaded.version != version or time.monotonic() - loaded.loaded_at > RULES_MAX_AGE:
+        channels = Prefetch("channels", queryset=NotificationChannel.objects.filter(enabled=True))
+        rules = list(AlertRule.objects.filter(enabled=True).prefetch_related(channels))
+        loaded = _loaded = _LoadedRules(version, time.monotonic(), rules)
+    return loaded.rules
+
+
 class Rules:
     """The enabled rules with their enabled channels, and which apply to which site."""
 
-    def __init__(self, site_ids: set[int]) -> None:
-        self.rules = list(AlertRule.objects.filter(enabled=True))
-        self._channels_loaded = False
+    def __init__(self, rules: list[AlertRule], site_ids: set[int]) -> None:
+        self.rules = rules
         # Site → its customer, for the rules' scopes (only when a rule is scoped to a customer).
         scoped = any(rule.customer_id for rule in self.rules)
         rows = (
@@ -67,13 +93,6 @@ class Rules:
             for rule in self.rules
             if rule.kind == kind and rule.applies_to(site_id=site_id, customer_id=customer_id)
         ]
-
-    def load_channels(self) -> None:
-        """The rules' enabled channels, in one query, the first time a tick notifies."""
-        if not self._channels_loaded:
-            channels = Prefetch("channels", queryset=NotificationChannel.objects.filter(enabled=True))
-            prefetch_related_objects(self.rules, channels)
-            self._channels_loaded = True
 
     def fewest_flap_changes(self) -> int:
         return min((rule.flap_changes for rule in self.rules if rule.kind == Kind.FLAPPING), default=0)
@@ -95,7 +114,10 @@ def evaluate(*, now: dt.datetime, heartbeat_grace: dt.timedelta = dt.timedelta(s
         rows.sort(key=lambda row: (row.timestamp, isinstance(row, ChangeRow)))  # a site's log first
         for row in rows:
             board.apply_log(row) if isinstance(row, LogRow) else board.apply_change(row)
-        rules = Rules({key[0] for key in board.conditions} | {row.site_id for row in rows})
+        rules = Rules(
+            _enabled_rules(state.rules_version),
+            {key[0] for key in board.conditions} | {row.site_id for row in rows},
+        )
         if board.recovered:
             _still_down_after_recovery(board)
         sites_with_events = {row.site_id for row in logs}
@@ -286,7 +308,6 @@ def _notify(
 ) -> None:
     if not alerts:
         return
-    rules.load_channels()
     rows = []
     for alert, matching in alerts:
         channels = {channel.pk: channel for rule in matching for channel in rule.channels.all()}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -251,9 +252,15 @@ class Condition(models.Model):
         return f"{self.kind} at site {self.site_id} since {self.since:%Y-%m-%d %H:%M:%S}"
 
 
+def new_rules_version() -> str:
+    return uuid.uuid4().hex
+
+
 class EvaluatorState(models.Model):
-    """The one row of the evaluator: how far it has read the state change rows (their ids), and
-    which worker evaluates (a lease, so several workers never evaluate twice)."""
+    """The one row of the evaluator: how far it has read the state change rows (their ids), which
+    worker evaluates (a lease, so several workers never evaluate twice), and the version of the
+    rules and channels (a new random value on each change: the evaluator keeps them between ticks
+    while it is unchanged)."""
 
     SINGLETON = 1
 
@@ -261,6 +268,7 @@ class EvaluatorState(models.Model):
     change_cursor = models.BigIntegerField(default=0)
     holder = models.CharField(max_length=100, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    rules_version = models.CharField(max_length=32, default=new_rules_version, editable=False)
 
     def __str__(self) -> str:
         return f"evaluator at log {self.log_cursor}, change {self.change_cursor}"
