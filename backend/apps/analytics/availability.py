@@ -85,6 +85,7 @@ def site_availability(*, site: Site, window: Window) -> dict[str, Any]:
         "start": window.start,
         "end": window.end,
         "bucket": window.bucket,
+        "resolution": window.resolution,
         "connection": figure(sum_totals(conn)),
         "heartbeat": figure(sum_totals(beat)),
         "sensors": {

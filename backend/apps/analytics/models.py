@@ -41,7 +41,8 @@ class UptimeRollup(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     period = models.CharField(max_length=4, choices=Period.choices)
     object_id = models.BigIntegerField()
-    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: "rollup_by_site" starts with it (one index less on the largest table).
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="+", db_index=False)
     start = models.DateTimeField()
     up_seconds = models.FloatField(default=0)
     down_seconds = models.FloatField(default=0)
@@ -49,9 +50,11 @@ class UptimeRollup(models.Model):
     maintenance_seconds = models.FloatField(default=0)
 
     class Meta:
+        # Period and start first: the job's replace of an hour and its prune of old hours or days
+        # read this index by them.
         constraints = [
             models.UniqueConstraint(
-                fields=["kind", "period", "object_id", "start"], name="uniq_uptime_rollup"
+                fields=["period", "start", "kind", "object_id"], name="uniq_uptime_rollup_period_start"
             )
         ]
         indexes = [models.Index(fields=["site", "kind", "period", "start"], name="rollup_by_site")]

@@ -4,8 +4,10 @@ number of queries per request whatever the number of sensors.
 A window is split in two sources: the hours the roll-up job closed (``UptimeRollup``: hourly rows,
 daily rows for whole days when the buckets are days or there are none) and, around them, the raw rows
 (apps/analytics/timelines.py). Both add up, so a window older than the raw retention is still exact to
-the hour, and a 30-day window over 10,000 sensors reads ~300,000 daily rows summed in the database
-instead of millions of state changes."""
+the hour while hourly roll-ups are kept (ANALYTICS_HOURLY_RETENTION_DAYS); one starting before that is
+widened to whole UTC days and read from the daily roll-ups (``resolve_window``). A 30-day window
+over 10,000 sensors reads ~300,000 daily rows summed in the database instead of millions of state
+changes."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.models import Q, Sum
 
 from apps.analytics import intervals as iv
@@ -33,6 +36,7 @@ class Window:
     end: dt.datetime
     bucket: str  # "hour" or "day"
     now: dt.datetime
+    resolution: str = "hour"  # "day": widened to whole days, older than the hourly roll-ups
 
     @property
     def size(self) -> dt.timedelta:
@@ -58,6 +62,22 @@ def floor_day(moment: dt.datetime) -> dt.datetime:
 def ceil_day(moment: dt.datetime) -> dt.datetime:
     floor = floor_day(moment)
     return floor if floor == moment else floor + DAY
+
+
+def hourly_kept_from(now: dt.datetime) -> dt.datetime:
+    """Hourly roll-ups are kept from this UTC day on (the job prunes older ones); daily ones before."""
+    return floor_day(now - dt.timedelta(days=settings.ANALYTICS_HOURLY_RETENTION_DAYS))
+
+
+def resolve_window(*, start: dt.datetime, end: dt.datetime, bucket: str, now: dt.datetime) -> Window:
+    """The window as it can be answered exactly: one starting before the hourly roll-ups are kept
+    starts at its UTC day's start instead (and ends at its day's end if it ends before them too),
+    bucketed by day, with resolution "day"; any other window is exact to the second."""
+    kept_from = hourly_kept_from(now)
+    if start >= kept_from:
+        return Window(start=start, end=end, bucket=bucket, now=now)
+    end = end if end > kept_from else ceil_day(end)
+    return Window(start=floor_day(start), end=end, bucket="day", now=now, resolution="day")
 
 
 def rolled_until() -> dt.datetime | None:

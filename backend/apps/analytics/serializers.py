@@ -9,7 +9,7 @@ from typing import Any
 from django.utils import timezone
 from rest_framework import serializers
 
-from apps.analytics.selectors import Window
+from apps.analytics.selectors import Window, resolve_window
 
 WINDOWS = {"24h": dt.timedelta(hours=24), "7d": dt.timedelta(days=7), "30d": dt.timedelta(days=30)}
 MAX_WINDOW = dt.timedelta(days=400)
@@ -42,7 +42,8 @@ class WindowParams(serializers.Serializer):
         choices=["hour", "day"],
         required=False,
         help_text="Bucket size, aligned to UTC hours or days (default: hour up to 48 h, else day); "
-        f"at most {MAX_BUCKETS} buckets.",
+        f"at most {MAX_BUCKETS} buckets. A window starting before the hourly roll-ups are kept "
+        "(ANALYTICS_HOURLY_RETENTION_DAYS) is widened to whole UTC days, by day.",
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -58,12 +59,11 @@ class WindowParams(serializers.Serializer):
         if end - start > MAX_WINDOW:
             raise serializers.ValidationError({"start": f"A window is at most {MAX_WINDOW.days} days long."})
         bucket = attrs.get("bucket") or ("hour" if end - start <= dt.timedelta(hours=48) else "day")
-        window = Window(start=start, end=end, bucket=bucket, now=now)
-        if len(window.edges()) - 1 > MAX_BUCKETS:
+        if len(Window(start=start, end=end, bucket=bucket, now=now).edges()) - 1 > MAX_BUCKETS:
             raise serializers.ValidationError(
                 {"bucket": f"At most {MAX_BUCKETS} buckets: choose 'day' or a shorter window."}
             )
-        return {"window": window}
+        return {"window": resolve_window(start=start, end=end, bucket=bucket, now=now)}
 
 
 class SensorAvailabilityParams(WindowParams):
@@ -132,6 +132,12 @@ class AvailabilitySerializer(serializers.Serializer):
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     bucket = serializers.CharField()
+    resolution = serializers.ChoiceField(
+        choices=["hour", "day"],
+        help_text="hour: the figures are exact for the window asked. day: the window starts before the "
+        "hourly roll-ups are kept (ANALYTICS_HOURLY_RETENTION_DAYS), so it was widened to whole UTC "
+        "days (start, end and buckets say which) and read from daily roll-ups: exact to the day.",
+    )
     connection = FigureSerializer()
     heartbeat = FigureSerializer()
     sensors = SensorsFigureSerializer()

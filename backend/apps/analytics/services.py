@@ -4,7 +4,8 @@
 every closed hour since the last run (at most ``max_hours`` a run, so a long catch-up is spread
 over runs), re-rolls the hours of maintenance windows added, moved or deleted since, then
 prunes raw rows past ANALYTICS_RAW_RETENTION_DAYS that are rolled up, keeping each object's last row
-before the cut so its state there stays known, and roll-ups past ANALYTICS_ROLLUP_RETENTION_DAYS."""
+before the cut so its state there stays known, hourly roll-ups past ANALYTICS_HOURLY_RETENTION_DAYS
+(their days are summed in daily rows by then) and daily ones past ANALYTICS_ROLLUP_RETENTION_DAYS."""
 
 from __future__ import annotations
 
@@ -20,7 +21,14 @@ from django.db.models import Exists, Min, OuterRef, QuerySet
 
 from apps.analytics.intervals import DAY, HOUR
 from apps.analytics.models import HeartbeatHour, MaintenanceChange, RollupProgress, UptimeRollup
-from apps.analytics.selectors import ROLLUP_KEY, Window, floor_day, floor_hour, site_totals
+from apps.analytics.selectors import (
+    ROLLUP_KEY,
+    Window,
+    floor_day,
+    floor_hour,
+    hourly_kept_from,
+    site_totals,
+)
 from apps.analytics.states import CONNECTION_EVENTS, HEARTBEAT_EVENTS
 from apps.mqtt.models import ConnectionLog, MqttConnection, SensorStatusChange
 from apps.sites.models import Site
@@ -145,10 +153,11 @@ def roll_up_closed_hours(*, now: dt.datetime, max_hours: int) -> int:
     return hours
 
 
-def reroll_maintenance_changes() -> int:
+def reroll_maintenance_changes(*, now: dt.datetime) -> int:
     """Closed hours a maintenance window added, moved or removed since they were rolled up
     (``MaintenanceChange``, apps/analytics/signals.py) are rolled up again for its site, with their
-    days; the change rows are then deleted. The hours re-rolled."""
+    days, while their day's hourly roll-ups are kept (an older day's daily row would be summed from
+    the re-rolled hours alone); the change rows are then deleted. The hours re-rolled."""
     rolled = RollupProgress.objects.filter(key=ROLLUP_KEY).values_list("rolled_until", flat=True).first()
     changes = list(
         MaintenanceChange.objects.order_by("id").values_list("id", "site_id", "starts_at", "ends_at")
@@ -157,7 +166,7 @@ def reroll_maintenance_changes() -> int:
     # Nothing rolled up yet (rolled is None): the first roll-up sees the windows as they are then.
     until = rolled or dt.datetime.min.replace(tzinfo=dt.UTC)
     for _, site_id, starts_at, ends_at in changes:
-        hour = floor_hour(starts_at)
+        hour = max(floor_hour(starts_at), hourly_kept_from(now))
         while hour < min(ends_at, until):
             hours.add((site_id, hour))
             hour += HOUR
@@ -181,7 +190,8 @@ def _delete_in_batches(rows: QuerySet[Any]) -> int:
 
 def prune(*, now: dt.datetime) -> dict[str, int]:
     """Raw rows older than the raw retention (and rolled up), except each object's last before the
-    cut; roll-ups and heartbeat counters older than the roll-up retention. In batches."""
+    cut; hourly roll-ups older than the hourly retention (whole days, summed in daily rows); daily
+    roll-ups and heartbeat counters older than the roll-up retention. In batches."""
     rolled = RollupProgress.objects.filter(key=ROLLUP_KEY).values_list("rolled_until", flat=True).first()
     if rolled is None:
         return {}
@@ -195,8 +205,14 @@ def prune(*, now: dt.datetime) -> dict[str, int]:
         ),
         "connection_logs": _prune_logs(cut),
     }
+    hourly_cut = min(hourly_kept_from(now), floor_day(rolled))
+    pruned["hourly_rollups"] = _delete_in_batches(
+        UptimeRollup.objects.filter(period=UptimeRollup.Period.HOUR, start__lt=hourly_cut)
+    )
     old = now - dt.timedelta(days=settings.ANALYTICS_ROLLUP_RETENTION_DAYS)
-    pruned["rollups"] = _delete_in_batches(UptimeRollup.objects.filter(start__lt=old))
+    pruned["rollups"] = _delete_in_batches(
+        UptimeRollup.objects.filter(period=UptimeRollup.Period.DAY, start__lt=old)
+    )
     pruned["heartbeat_hours"] = _delete_in_batches(HeartbeatHour.objects.filter(hour__lt=old))
     return pruned
 
@@ -234,7 +250,7 @@ def run_rollups(*, now: dt.datetime, max_hours: int = 48, prune_always: bool = T
     hour was rolled up, so a run with nothing to do costs a few small queries."""
     report = RollupReport()
     report.hours = roll_up_closed_hours(now=now, max_hours=max_hours)
-    report.rerolled_hours = reroll_maintenance_changes()
+    report.rerolled_hours = reroll_maintenance_changes(now=now)
     if prune_always or report.hours:
         report.pruned = prune(now=now)
     return report

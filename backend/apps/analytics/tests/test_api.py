@@ -69,7 +69,7 @@ def test_an_invalid_parameter_is_a_400_naming_it(
 
 
 def test_a_custom_window_without_a_zone_is_utc_and_long_windows_default_to_days(
-    monitored_site: MqttConnection, customer_client: APIClient
+    monitored_site: MqttConnection, customer_client: APIClient, frozen_now: dt.datetime
 ) -> None:
     body = customer_client.get(
         f"/api/sites/{monitored_site.site_id}/availability/?start=2025-06-01T00:00:00&end=2025-06-08T06:00:00"

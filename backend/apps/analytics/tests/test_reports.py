@@ -53,7 +53,7 @@ def hourly_changes(connection: MqttConnection, sensors: int, days: int = 30) -> 
 
 
 def test_the_uptime_report_per_sensor_is_a_streamed_attachment(
-    monitored_site: MqttConnection, customer_client: APIClient
+    monitored_site: MqttConnection, customer_client: APIClient, frozen_now: dt.datetime
 ) -> None:
     sensor = SensorDevice.objects.create(site=monitored_site.site, device_name="S1")
     change(sensor, "online", hours_ago(30))
@@ -83,7 +83,7 @@ def test_the_uptime_report_per_sensor_is_a_streamed_attachment(
 
 
 def test_the_site_uptime_report_matches_the_api(
-    monitored_site: MqttConnection, customer_client: APIClient
+    monitored_site: MqttConnection, customer_client: APIClient, frozen_now: dt.datetime
 ) -> None:
     sensor = SensorDevice.objects.create(site=monitored_site.site, device_name="S1")
     change(sensor, "online", hours_ago(30))
