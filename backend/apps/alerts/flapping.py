@@ -28,10 +28,12 @@ def detect_flapping(
     window_minutes: int,
     min_changes: int,
     sensors: dict[int, tuple[int, dt.datetime]],
+    change_ids: tuple[int, int],
     sites: Iterable[int],
 ) -> None:
     """``sensors`` (sensor id → its site and its latest change) and ``sites`` changed in this tick;
-    ``window_minutes`` and ``min_changes`` the largest window and the fewest changes of the rules."""
+    ``change_ids`` the ids of this tick's status change rows (after, up to); ``window_minutes`` and
+    ``min_changes`` the largest window and the fewest changes of the rules."""
     since = now - dt.timedelta(minutes=window_minutes)
     fresh: dict[int, int] = {}
     for sensor_id, (site_id, latest) in sensors.items():
@@ -42,16 +44,22 @@ def detect_flapping(
             existing.last_change_at = latest
             board.mark(existing)
     if fresh:
+        # The sensors of this tick's rows by their id range, not by a list of ids: the statement's
+        # size (and the CPU to build it) stays the same however many sensors changed.
+        changed = SensorStatusChange.objects.filter(id__gt=change_ids[0], id__lte=change_ids[1])
         recent = SensorStatusChange.objects.filter(
-            sensor_device_id__in=list(fresh), timestamp__gt=since
+            sensor_device_id__in=changed.values("sensor_device_id"), timestamp__gt=since
         ).exclude(reason__in=SITE_REASONS)
-        # One grouped count, usually empty; the timestamps only of sensors with enough changes.
-        candidates = list(
-            recent.values("sensor_device_id")
+        # One grouped count, usually empty; the timestamps only of sensors with enough changes (of
+        # those the tick judges: the others already flap or their site's events count instead).
+        candidates = [
+            sensor_id
+            for sensor_id in recent.values("sensor_device_id")
             .annotate(count=Count("id"))
             .filter(count__gte=min_changes)
             .values_list("sensor_device_id", flat=True)
-        )
+            if sensor_id in fresh
+        ]
         times: dict[int, list[dt.datetime]] = defaultdict(list)
         if candidates:
             for sensor_id, at in recent.filter(sensor_device_id__in=candidates).values_list(

@@ -1,0 +1,53 @@
+"""The state change rows after the evaluator's cursors, both kinds in one statement (one round trip
+and no query building per tick: the statement is the same every tick). Raw SQL because Django cannot
+compose a UNION of two LIMITed queries on SQLite."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import cache
+
+from django.db import connection
+from django.utils.dateparse import parse_datetime
+
+from apps.alerts.board import ChangeRow, LogRow
+from apps.mqtt.models import ConnectionLog, MqttConnection, SensorDevice, SensorStatusChange
+
+
+@cache
+def _statement() -> str:
+    q = connection.ops.quote_name
+    log, conn = q(ConnectionLog._meta.db_table), q(MqttConnection._meta.db_table)
+    change, sensor = q(SensorStatusChange._meta.db_table), q(SensorDevice._meta.db_table)
+    # Typed NULL and '' so that PostgreSQL unites the columns with the other branch's.
+    return (
+        f"SELECT * FROM (SELECT 0 AS k, l.id, CAST(NULL AS BIGINT) AS sensor, c.site_id, '' AS name,"
+        f" l.event_type AS what, '' AS reason, l.timestamp FROM {log} l"
+        f" JOIN {conn} c ON c.id = l.mqtt_connection_id WHERE l.id > %s ORDER BY l.id LIMIT %s) AS logs"
+        f" UNION ALL SELECT * FROM (SELECT 1 AS k, s.id, s.sensor_device_id, d.site_id, d.device_name,"
+        f" s.new_status, s.reason, s.timestamp FROM {change} s"
+        f" JOIN {sensor} d ON d.id = s.sensor_device_id WHERE s.id > %s ORDER BY s.id LIMIT %s) AS changes"
+    )
+
+
+def _aware(value: dt.datetime | str) -> dt.datetime:
+    """SQLite hands a raw statement's timestamps back naive UTC (as text or, by the column's declared
+    type, parsed); PostgreSQL aware."""
+    parsed = value if isinstance(value, dt.datetime) else parse_datetime(value)
+    if parsed is None:
+        raise ValueError(f"not a timestamp: {value!r}")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def new_rows(*, log_cursor: int, change_cursor: int, limit: int) -> tuple[list[LogRow], list[ChangeRow]]:
+    """Up to ``limit`` rows of each kind after its cursor, in id order."""
+    logs: list[LogRow] = []
+    changes: list[ChangeRow] = []
+    with connection.cursor() as cursor:
+        cursor.execute(_statement(), [log_cursor, limit, change_cursor, limit])
+        for kind, id_, sensor_id, site_id, name, what, reason, at in cursor.fetchall():
+            if kind == 0:
+                logs.append(LogRow(id_, site_id, what, _aware(at)))
+            else:
+                changes.append(ChangeRow(id_, sensor_id, site_id, name, what, reason, _aware(at)))
+    return logs, changes
