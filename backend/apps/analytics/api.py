@@ -55,7 +55,9 @@ class SiteAvailabilityView(SiteScopedMixin, generics.GenericAPIView):
         summary="A site's availability over a window",
         description="Uptime of the connection, the site heartbeat and the sensors (mean), heartbeat "
         "completeness, and the same per bucket. Maintenance, operator-disabled and unknown time are "
-        "excluded from the denominator.",
+        "excluded from the denominator. A window starting before the hourly roll-ups are kept "
+        "(ANALYTICS_HOURLY_RETENTION_DAYS, default 90 days) is widened to whole UTC days and exact to "
+        "the day: resolution says which.",
         parameters=_query(WindowParams),
     )
     def get(self, request: Request, site_id: int) -> Response:
