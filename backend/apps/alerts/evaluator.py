@@ -33,6 +33,7 @@ from apps.alerts.models import (
     Severity,
 )
 from apps.alerts.reads import new_rows
+from apps.alerts.store import save_board
 from apps.mqtt.models import SensorDevice
 from apps.sites.models import MaintenanceWindow, Site
 
@@ -139,7 +140,7 @@ def evaluate(*, now: dt.datetime, heartbeat_grace: dt.timedelta = dt.timedelta(s
         settle_flapping(board, now=now, window_minutes=rules.flap_window())
         result.opened = _open_due(board, rules, now=now)
         result.resolved = _resolve_cleared(board, rules, now=now)
-        _save(board)
+        save_board(board)
         if logs or changes:
             EvaluatorState.objects.filter(pk=state.pk).update(
                 log_cursor=logs[-1].id if logs else state.log_cursor,
@@ -296,17 +297,3 @@ def _notify(
         ]
     if rows:
         Notification.objects.bulk_create(rows)
-
-
-def _save(board: Board) -> None:
-    touched = [
-        board.conditions[key]
-        for key in board.touched
-        if key in board.conditions and board.conditions[key].pk is not None  # saved before this tick
-    ]
-    if board.cleared:
-        Condition.objects.filter(pk__in=[condition.pk for condition in board.cleared]).delete()
-    if board.added:
-        Condition.objects.bulk_create(board.added.values())
-    if touched:
-        Condition.objects.bulk_update(touched, ["since", "last_change_at", "reason", "alert"])
