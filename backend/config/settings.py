@@ -357,6 +357,9 @@ def _mqtt_settings() -> dict[str, int]:
         "RECONCILE_INTERVAL": env_int("MQTT_RECONCILE_INTERVAL", 5, minimum=1, maximum=3600),
         "MAX_PAYLOAD_BYTES": max_payload,
         "QUEUE_MAX_BYTES": queue_bytes,
+        # Received messages each MQTT client holds for its task; when full the oldest goes (a newer
+        # heartbeat supersedes it). Unbounded, an overloaded worker grew to 1.1 GB.
+        "CLIENT_QUEUE_MESSAGES": env_int("MQTT_CLIENT_QUEUE_MESSAGES", 100, minimum=1, maximum=100_000),
         # Writer threads of the worker, each with its own database connection and its share of the
         # sites (site id modulo the count): PostgreSQL runs their transactions side by side.
         "INGEST_WRITERS": writers,

@@ -29,8 +29,13 @@ DROPPED = Counter(
     "ingest_dropped_total",
     "Items dropped before writing, by reason: superseded (a newer heartbeat of the site took its place),"
     " over_bytes (the oldest heartbeat of the site holding most of MQTT_QUEUE_MAX_BYTES), queue_full,"
-    " rejection_queue_full, site_backlog (a payload of a site over its share, dropped unparsed)",
+    " rejection_queue_full, site_backlog (a payload of a site over its share, dropped unparsed),"
+    " client_backlog (the oldest message a connection's client held, over MQTT_CLIENT_QUEUE_MESSAGES)",
     ["reason"],
+)
+BROADCAST_CHANGES_MERGED = Counter(
+    "broadcast_changes_merged_total",
+    "Committed change sets merged into the one waiting for the real-time broadcast (it fell behind)",
 )
 SPOOLED = Counter(
     "ingest_spooled_items_total",

@@ -47,6 +47,7 @@ def test_debug_defaults_give_sqlite_in_wal_mode_utc_and_the_seeds_mqtt_settings(
         "RECONCILE_INTERVAL": 5,
         "MAX_PAYLOAD_BYTES": 1048576,
         "QUEUE_MAX_BYTES": 64 * 1024 * 1024,
+        "CLIENT_QUEUE_MESSAGES": 100,
         "INGEST_WRITERS": 1,
     }
 
@@ -81,6 +82,7 @@ def test_postgres_url_selects_postgresql(tmp_path: Path) -> None:
         ({"DEBUG": "0", "SECRET_KEY": "x", "FIELD_ENCRYPTION_KEYS": "<unset>"}, "FIELD_ENCRYPTION_KEYS"),
         ({"DEBUG": "1", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL is not a valid log level"),
         ({"DEBUG": "1", "MQTT_INGEST_WRITERS": "2"}, "MQTT_INGEST_WRITERS=2 needs PostgreSQL"),
+        ({"DEBUG": "1", "MQTT_CLIENT_QUEUE_MESSAGES": "0"}, "MQTT_CLIENT_QUEUE_MESSAGES=0 is too small"),
         (
             {"DEBUG": "1", "DATABASE_URL": "postgres://u@db/x", "MQTT_INGEST_WRITERS": "0"},
             "MQTT_INGEST_WRITERS=0 is too small",

@@ -407,3 +407,43 @@ async def test_wildcard_subscription_never_files_another_sites_traffic_under_thi
         )
     assert rejected.count >= 1
     assert not SensorDevice.objects.filter(device_name="FOREIGN").exists()
+
+
+class _RecordingLayer:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, object]]] = []
+
+    async def group_send(self, group: str, message: dict[str, object]) -> None:
+        self.sent.append((group, message))
+
+
+async def test_changes_committed_while_the_broadcast_is_behind_wait_as_one_merged_set() -> None:
+    from prometheus_client import REGISTRY
+
+    from apps.mqtt.ingest.changes import ChangeSet
+    from apps.mqtt.worker.runtime import MqttWorker
+
+    def sensor(reading: int) -> dict[str, object]:
+        return {"device_name": "S1", "status": "online", "readings": [{"ts": reading}]}
+
+    def merged() -> float:
+        return REGISTRY.get_sample_value("broadcast_changes_merged_total") or 0.0
+
+    layer = _RecordingLayer()
+    worker = MqttWorker(layer=layer)
+    worker._loop = asyncio.get_running_loop()
+    before = merged()
+    for reading, site_id in ((1, 1), (2, 1), (3, 2)):
+        changes = ChangeSet()
+        changes.site(site_id).sensors["S1"] = sensor(reading)
+        worker._on_change(changes)  # as the writer thread does, one per flush
+    await asyncio.sleep(0)  # the loop takes them in
+
+    assert merged() - before == 2
+    sender = asyncio.create_task(worker._send_broadcasts())
+    await eventually(lambda: len(layer.sent) == 2, within=5)
+    sender.cancel()
+
+    frames = {group: orjson.loads(str(message["text"])) for group, message in layer.sent}
+    assert frames["mqtt_site_1"]["sensors"][0]["readings"] == [{"ts": 2}, {"ts": 1}]
+    assert frames["mqtt_site_2"]["sensors"][0]["readings"] == [{"ts": 3}]

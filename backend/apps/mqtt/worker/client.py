@@ -11,7 +11,9 @@ import datetime as dt
 import logging
 import random
 import ssl
+import time
 from collections.abc import Callable
+from typing import Final
 from zoneinfo import ZoneInfo
 
 import aiomqtt
@@ -29,13 +31,44 @@ from apps.mqtt.worker.backoff import (
     port_answers,
     refused_credentials,
 )
-from apps.mqtt.worker.config import ConnectionConfig, build_tls_context
+from apps.mqtt.worker.config import ConnectionConfig, build_tls_context, client_queue_messages
 from apps.mqtt.worker.writer import IngestSink, SheddingSink
 
 logger = logging.getLogger(__name__)
 
 Status = MqttConnection.Status
 Event = ConnectionLog.EventType
+LOG_EVERY: Final = 10.0
+
+
+class NewestMessages(asyncio.Queue[aiomqtt.Message]):
+    """A client's received messages waiting for its task, bounded (``MQTT_CLIENT_QUEUE_MESSAGES``):
+    when full, the oldest goes, since a newer heartbeat supersedes it. Unbounded, a worker over its
+    capacity holds every message its event loop cannot parse yet (1.1 GB for 1,000 connections of
+    100 sensors at 5 s). aiomqtt itself would drop the newest. Drops are counted in
+    ``ingest_dropped_total{reason="client_backlog"}`` and logged at most once per ``LOG_EVERY`` s."""
+
+    dropped = 0  # since the last log line, over all clients (one event loop)
+    _logged_at = -LOG_EVERY
+
+    def put_nowait(self, item: aiomqtt.Message) -> None:
+        if self.full():
+            self.get_nowait()
+            metrics.DROPPED.labels("client_backlog").inc()
+            self._log_drop()
+        super().put_nowait(item)
+
+    @classmethod
+    def _log_drop(cls) -> None:
+        cls.dropped += 1
+        now = time.monotonic()
+        if now - cls._logged_at >= LOG_EVERY:
+            logger.warning(
+                "MQTT clients over their queue bound (MQTT_CLIENT_QUEUE_MESSAGES): dropped the %d oldest"
+                " received messages the worker could not handle yet",
+                cls.dropped,
+            )
+            cls._logged_at, cls.dropped = now, 0
 
 
 class ClientTask:
@@ -53,8 +86,10 @@ class ClientTask:
         max_payload_bytes: int,
         rng: random.Random,
         lease: tuple[str, int] = ("", 0),
+        queue_messages: int | None = None,
     ) -> None:
         self.config = config
+        self._queue_messages = client_queue_messages() if queue_messages is None else queue_messages
         self.lease = lease  # the lease (key, fencing token) its events are written under
         self._writer = writer
         self._sheds = writer.sheds if isinstance(writer, SheddingSink) else None
@@ -157,6 +192,8 @@ class ClientTask:
             timeout=10,
             tls_context=tls_context,
             tls_insecure=config.tls.insecure if config.tls else None,
+            queue_type=NewestMessages,
+            max_queued_incoming_messages=self._queue_messages,
         )
         try:
             await client.__aenter__()

@@ -10,6 +10,7 @@ import ssl
 import tempfile
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import close_old_connections, connection
 
 from apps.mqtt.crypto import SecretDecryptionError
@@ -63,6 +64,11 @@ class DesiredState:
     configs: dict[int, ConnectionConfig]
     disabled: dict[int, Observed]
     broken: dict[int, tuple[Observed, str]]  # with why it cannot start
+
+
+def client_queue_messages() -> int:
+    """How many received messages each client holds for its task (``MQTT_CLIENT_QUEUE_MESSAGES``)."""
+    return int(settings.MQTT_SETTINGS["CLIENT_QUEUE_MESSAGES"])
 
 
 def load_desired_state() -> DesiredState:
