@@ -160,3 +160,48 @@ def test_two_workers_sweeping_at_once_log_each_missing_heartbeat_once(make_conne
 
     assert ConnectionLog.objects.filter(event_type="heartbeat_missed").count() == 20
     assert SensorStatusChange.objects.filter(new_status="offline").count() == 40
+
+
+def test_a_site_whose_heartbeat_waits_unwritten_in_the_writers_queue_does_not_go_missing(
+    make_connection,
+) -> None:
+    from apps.mqtt.worker.writer import IngestWriter
+
+    waiting = make_connection(status="connected", last_connected_at=T0)
+    silent = make_connection(status="connected", last_connected_at=T0)
+    write_batch([beat(waiting, ["W1"], T0), beat(silent, ["Q1"], T0)], now=T0, policy=POLICY)
+    now = T0 + dt.timedelta(seconds=31)
+    writer = IngestWriter(clock=lambda: now, ingest_policy=POLICY, liveness_policy=LIVENESS)
+    writer.submit(beat(waiting, ["W1"], T0 + dt.timedelta(seconds=26)))  # received, not yet written
+
+    writer.request_sweep()
+    writer._sweep_when_due()
+
+    waiting.refresh_from_db()
+    silent.refresh_from_db()
+    assert waiting.heartbeat_state == HeartbeatState.OK  # no verdict while its heartbeat waits
+    assert silent.heartbeat_state == HeartbeatState.MISSING
+    assert SensorDevice.objects.get(device_name="W1").status == "online"
+    assert not ConnectionLog.objects.filter(mqtt_connection=waiting, event_type="heartbeat_missed").exists()
+
+    writer._flush(writer._take())
+    writer.request_sweep()
+    writer._sweep_when_due()
+
+    waiting.refresh_from_db()
+    assert waiting.heartbeat_state == HeartbeatState.OK  # written 5 s ago: on time
+    assert SensorDevice.objects.get(device_name="W1").status == "online"
+
+
+def test_a_site_excluded_from_a_sweep_is_judged_by_the_next_one_without_it(make_connection) -> None:
+    conn = make_connection(status="connected", last_connected_at=T0)
+    write_batch([beat(conn, ["S1"], T0)], now=T0, policy=POLICY)
+    later = T0 + dt.timedelta(seconds=31)
+
+    sweep(now=later, policy=LIVENESS, exclude_site_ids={conn.site_id})
+    conn.refresh_from_db()
+    assert conn.heartbeat_state == HeartbeatState.OK
+
+    sweep(now=later, policy=LIVENESS)
+    conn.refresh_from_db()
+    assert conn.heartbeat_state == HeartbeatState.MISSING

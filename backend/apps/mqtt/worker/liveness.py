@@ -5,6 +5,7 @@ seconds with the time passed in, so tests control the clock."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from django.db import connection as db
@@ -51,13 +52,21 @@ class _Verdicts:
     sites_going_dark: dict[int, str] = field(default_factory=dict)
 
 
-def sweep(*, now: dt.datetime, policy: LivenessPolicy, shard: tuple[int, int] = (0, 1)) -> ChangeSet:
+def sweep(
+    *,
+    now: dt.datetime,
+    policy: LivenessPolicy,
+    shard: tuple[int, int] = (0, 1),
+    exclude_site_ids: Collection[int] = frozenset(),
+) -> ChangeSet:
     """Compare every connection's heartbeat with the clock and write the state changes; with a
     ``shard`` (index, count), only for the sites whose id modulo count is index (the writer that
-    owns their heartbeats)."""
+    owns their heartbeats). ``exclude_site_ids`` get no verdict: their heartbeat is in the writer's
+    queue, received but not yet written (a worker over capacity must not call them missing, whose
+    sensors' offline-and-back rows would add to its load)."""
     changes = ChangeSet()
     with transaction.atomic():
-        verdicts = _judge(now=now, policy=policy, shard=shard, changes=changes)
+        verdicts = _judge(now=now, policy=policy, shard=shard, exclude=exclude_site_ids, changes=changes)
         if not verdicts.state_rows:
             return changes
         transitions = _sensors_going_dark(verdicts.sites_going_dark, now=now, changes=changes)
@@ -70,7 +79,12 @@ def sweep(*, now: dt.datetime, policy: LivenessPolicy, shard: tuple[int, int] = 
 
 
 def _judge(
-    *, now: dt.datetime, policy: LivenessPolicy, shard: tuple[int, int], changes: ChangeSet
+    *,
+    now: dt.datetime,
+    policy: LivenessPolicy,
+    shard: tuple[int, int],
+    exclude: Collection[int],
+    changes: ChangeSet,
 ) -> _Verdicts:
     """Each of the shard's connections whose heartbeat state changed: the new state, a log row when
     it went missing, its site's sensors to take offline (missing, or monitoring disabled)."""
@@ -87,6 +101,8 @@ def _judge(
     )
     for connection in connections:
         connection_id, site_id, enabled = connection.pk, connection.site_id, connection.enabled
+        if site_id in exclude:
+            continue  # its heartbeat waits in the writer's queue: judged once written
         stored, last_heartbeat_at = connection.heartbeat_state, connection.last_heartbeat_at
         if (
             enabled

@@ -56,6 +56,10 @@ class SiteQueues:
     def __len__(self) -> int:
         return self.items
 
+    def sites_with_heartbeats(self) -> frozenset[int]:
+        """The sites with a heartbeat waiting here: received, only not yet written."""
+        return frozenset(self._site_heartbeats)
+
     def site_bytes(self, site_id: int) -> int:
         """Bytes of the site's unwritten heartbeats."""
         return self._site_bytes[site_id]

@@ -255,8 +255,12 @@ class IngestWriter:
             return
         self._last_sweep = time.monotonic()
         now = self._clock()
+        with self._cond:
+            queued = self._pending.sites_with_heartbeats()
         try:
-            self._emit(sweep(now=now, policy=self._liveness_policy, shard=self._shard))
+            self._emit(
+                sweep(now=now, policy=self._liveness_policy, shard=self._shard, exclude_site_ids=queued)
+            )
             if self._on_sweep is not None:
                 self._on_sweep(now)
         except Exception:
