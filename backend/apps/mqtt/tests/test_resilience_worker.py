@@ -91,10 +91,10 @@ def scenario(
     worker = WorkerProcess(proxy, tmp_path / "spool", tmp_path / "run_mqtt.log")
     try:
         yield conn, proxy, worker
-    except BaseException:
-        print(worker.log.read_text()[-4000:])
-        raise
     finally:
+        # Shown by pytest when the test failed: the worker's own account of it.
+        if worker.log.exists():
+            print(worker.log.read_text()[-6000:])
         proxy.restore()
         if worker.process is not None and worker.process.poll() is None:
             worker.terminate()
