@@ -33,7 +33,7 @@ from apps.alerts.models import (
     Severity,
 )
 from apps.alerts.reads import new_rows
-from apps.alerts.store import save_board
+from apps.alerts.store import resolve_alerts, save_board
 from apps.mqtt.models import SensorDevice
 from apps.sites.models import MaintenanceWindow, Site
 
@@ -44,7 +44,7 @@ BATCH = 20_000  # rows of each kind read per tick at most; the rest waits for th
 class TickResult:
     rows: int = 0
     opened: list[Alert] = field(default_factory=list)
-    resolved: list[Alert] = field(default_factory=list)
+    resolved: list[int] = field(default_factory=list)  # the alerts' ids
 
 
 # Rules changed by writes that send no signal (a QuerySet.update, raw SQL) are seen after this long.
@@ -138,8 +138,10 @@ def evaluate(*, now: dt.datetime, heartbeat_grace: dt.timedelta = dt.timedelta(s
                 sites=sites_with_events,
             )
         settle_flapping(board, now=now, window_minutes=rules.flap_window())
-        result.opened = _open_due(board, rules, now=now)
-        result.resolved = _resolve_cleared(board, rules, now=now)
+        result.opened, opening = _open_due(board, rules, now=now)
+        result.resolved, recovering = _resolve_cleared(board, rules, now=now)
+        if opening or recovering:
+            Notification.objects.bulk_create([*opening, *recovering])  # one INSERT for both
         save_board(board)
         if logs or changes:
             EvaluatorState.objects.filter(pk=state.pk).update(
@@ -173,10 +175,11 @@ def _due(board: Board, rules: Rules, *, now: dt.datetime) -> list[tuple[Conditio
     return due
 
 
-def _open_due(board: Board, rules: Rules, *, now: dt.datetime) -> list[Alert]:
+def _open_due(board: Board, rules: Rules, *, now: dt.datetime) -> tuple[list[Alert], list[Notification]]:
+    """The alerts opened, and their notices."""
     due = _due(board, rules, now=now)
     if not due:
-        return []
+        return [], []
     site_ids = {condition.site_id for condition, _ in due}
     # The sites and whether a maintenance window holds ``now``, in one query.
     in_window = MaintenanceWindow.objects.filter(site_id=OuterRef("pk"), starts_at__lte=now, ends_at__gt=now)
@@ -210,13 +213,12 @@ def _open_due(board: Board, rules: Rules, *, now: dt.datetime) -> list[Alert]:
     for (condition, _), (alert, _) in zip(due, opened, strict=True):
         condition.alert = alert
         board.mark(condition)
-    _notify(
-        rules,
-        [(alert, matching) for alert, matching in opened if not alert.in_maintenance],
+    notices = _notices(
+        [(alert.pk, matching) for alert, matching in opened if not alert.in_maintenance],
         event=Notification.Event.OPENED,
         now=now,
     )
-    return [alert for alert, _ in opened]
+    return [alert for alert, _ in opened], notices
 
 
 def _sensors_down(board: Board, due: list[tuple[Condition, list[AlertRule]]]) -> dict[int, dict[int, str]]:
@@ -258,42 +260,29 @@ def _still_down_after_recovery(board: Board) -> None:
         )
 
 
-def _resolve_cleared(board: Board, rules: Rules, *, now: dt.datetime) -> list[Alert]:
+def _resolve_cleared(board: Board, rules: Rules, *, now: dt.datetime) -> tuple[list[int], list[Notification]]:
+    """The ids of the alerts resolved, and their recovery notices."""
     alert_ids = [condition.alert_id for condition in board.cleared if condition.alert_id is not None]
     if not alert_ids:
-        return []
-    # Only the fields the notices and the result need; one UPDATE (no per-row CASE of bulk_update).
-    alerts = list(
-        Alert.objects.filter(pk__in=alert_ids)
-        .exclude(state=Alert.State.RESOLVED)
-        .only("id", "site_id", "kind", "state", "in_maintenance", "resolved_at")
-    )
-    for alert in alerts:
-        alert.resolve(at=now)
-    if alerts:
-        Alert.objects.filter(pk__in=[alert.pk for alert in alerts]).update(
-            state=Alert.State.RESOLVED, resolved_at=now
-        )
+        return [], []
+    resolved = resolve_alerts(alert_ids, at=now)
     recovering = [
-        (alert, [rule for rule in rules.for_site(alert.kind, alert.site_id) if rule.notify_recovery])
-        for alert in alerts
+        (alert.id, [rule for rule in rules.for_site(alert.kind, alert.site_id) if rule.notify_recovery])
+        for alert in resolved
         if not alert.in_maintenance
     ]
-    _notify(rules, recovering, event=Notification.Event.RESOLVED, now=now)
-    return alerts
+    return [alert.id for alert in resolved], _notices(recovering, event=Notification.Event.RESOLVED, now=now)
 
 
-def _notify(
-    rules: Rules, alerts: list[tuple[Alert, list[AlertRule]]], *, event: str, now: dt.datetime
-) -> None:
-    if not alerts:
-        return
+def _notices(
+    alerts: list[tuple[int, list[AlertRule]]], *, event: str, now: dt.datetime
+) -> list[Notification]:
+    """One notification per alert and channel of its matching rules; written with the tick's others."""
     rows = []
-    for alert, matching in alerts:
+    for alert_id, matching in alerts:
         channels = {channel.pk: channel for rule in matching for channel in rule.channels.all()}
         rows += [
-            Notification(alert=alert, channel=channel, event=event, next_attempt_at=now, created_at=now)
+            Notification(alert_id=alert_id, channel=channel, event=event, next_attempt_at=now, created_at=now)
             for channel in channels.values()
         ]
-    if rows:
-        Notification.objects.bulk_create(rows)
+    return rows
