@@ -192,6 +192,10 @@ class Alert(models.Model):
         self.acknowledged_at = at
         self.acknowledged_by = by  # type: ignore[assignment]  # the user model
 
+    def resolve(self, *, at: dt.datetime) -> None:
+        self.state = self.State.RESOLVED
+        self.resolved_at = at
+
 
 class Notification(models.Model):
     """One message of one alert on one channel: sent, or failed with the error, retried with backoff."""
