@@ -4,7 +4,8 @@ import { Pager } from "../../components/Pager";
 import { ErrorState, LoadingBlock } from "../../components/StateViews";
 import { useResource } from "../../hooks/useResource";
 import { api } from "../../lib/api";
-import { fullTime, localTime, span } from "../../lib/time";
+import { fullTime, localTime } from "../../lib/time";
+import { periodLength } from "./uptime";
 import type { AvailabilityWindow, DowntimeKind } from "../../lib/types";
 
 const PAGE_SIZE = 20;
@@ -66,7 +67,7 @@ export function DowntimeList({ siteId, window }: { siteId: number; window: Avail
                         <Badge tone="bad">ongoing</Badge>
                       )}
                     </td>
-                    <td data-label="Duration">{span(p.duration_seconds)}</td>
+                    <td data-label="Duration">{periodLength(p.duration_seconds)}</td>
                     <td data-label="Reason" className="c-message">
                       {p.reason}
                       {p.in_maintenance && (

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { LEGEND, percentText, segmentText, uptimeBand } from "./uptime";
+import { downText, LEGEND, percentText, periodLength, segmentText, uptimeBand } from "./uptime";
 
 describe("uptime bands", () => {
   it.each([
@@ -18,6 +18,15 @@ describe("uptime bands", () => {
 
   it("has a legend entry for every band and for maintenance", () => {
     expect(LEGEND.map((entry) => entry.band)).toEqual(["full", "high", "degraded", "down", "nodata", "maintenance"]);
+  });
+
+  it("never says 'no down time' beside a figure under 100 %, nor '0 s' for a period under a second", () => {
+    expect(downText(0, 99.89)).toBe("down under 1 s");
+    expect(downText(0, 100)).toBe("no down time");
+    expect(downText(0, null)).toBe("not monitored");
+    expect(downText(90, 99)).toBe("down 1 min 30 s");
+    expect(periodLength(0)).toBe("under 1 s");
+    expect(periodLength(43)).toBe("43 s");
   });
 
   it("writes figures without trailing zeros and says when there is no data", () => {

@@ -37,10 +37,17 @@ export function percentText(percentage: number | null | undefined): string {
   return `${text} %`;
 }
 
-/** The down time beside a figure; nothing to say when nothing was monitored. */
+/** The down time beside a figure; nothing to say when nothing was monitored. The API counts whole
+ * seconds, so a figure under 100 % with 0 s down was down for less than a second (a reconnection). */
 export function downText(seconds: number, uptime: number | null): string {
   if (seconds > 0) return `down ${span(seconds)}`;
-  return uptime === null ? "not monitored" : "no down time";
+  if (uptime === null) return "not monitored";
+  return uptime < 100 ? "down under 1 s" : "no down time";
+}
+
+/** A down period's length: "under 1 s" rather than "0 s" for a period shorter than a second. */
+export function periodLength(seconds: number): string {
+  return seconds < 1 ? "under 1 s" : span(seconds);
 }
 
 // The app's text is English; a fixed format reads the same in every browser locale.
