@@ -77,7 +77,11 @@ function AlertItem({ alert, showSite, onChange }: { alert: Alert; showSite: bool
           </span>
         )}
       </div>
-      {alert.message && <p className="alert-message">{alert.message}</p>}
+      {alert.message && (
+        <p className="alert-message" title={alert.message}>
+          {alert.message}
+        </p>
+      )}
       {sensors.length > 0 && (
         <p className="alert-sensors" title={sensors.length > 3 ? sensors.join(", ") : undefined}>
           <span className="quiet">{sensors.length === 1 ? "Sensor" : `${sensors.length} sensors`}: </span>
