@@ -18,6 +18,8 @@ CONNECTION_DOWN_EVENTS = frozenset({"connecting", "disconnected", "error"})
 OPERATOR_OFF_EVENTS = frozenset({"disabled", "stopped"})
 # Sensors taken offline because of their site: the site's own alert covers them.
 SITE_REASONS = frozenset({"site heartbeat missing", "monitoring disabled"})
+# A site's connection and heartbeat coming and going: what makes a site flap.
+SITE_FLAP_EVENTS = ("connected", "disconnected", "heartbeat_missed", "heartbeat_resumed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,7 @@ class LogRow:
     site_id: int
     event_type: str
     timestamp: dt.datetime
+    recent: int = 0  # the site's SITE_FLAP_EVENTS within the longest flapping window, when read
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,7 @@ class ChangeRow:
     new_status: str
     reason: str
     timestamp: dt.datetime
+    recent: int = 0  # the sensor's changes (not SITE_REASONS) within the longest flapping window
 
 
 @dataclass(slots=True)

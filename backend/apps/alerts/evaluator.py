@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q
 
 from apps.alerts import messages
-from apps.alerts.board import SITE_REASONS, Board, ChangeRow, LogRow
+from apps.alerts.board import SITE_FLAP_EVENTS, SITE_REASONS, Board, ChangeRow, LogRow
 from apps.alerts.flapping import detect_flapping, settle_flapping
 from apps.alerts.models import (
     SENSOR_KINDS,
@@ -106,7 +106,14 @@ def evaluate(*, now: dt.datetime, heartbeat_grace: dt.timedelta = dt.timedelta(s
     result = TickResult()
     with transaction.atomic():
         state, _ = EvaluatorState.objects.select_for_update().get_or_create(pk=EvaluatorState.SINGLETON)
-        logs, changes = new_rows(log_cursor=state.log_cursor, change_cursor=state.change_cursor, limit=BATCH)
+        enabled = _enabled_rules(state.rules_version)
+        window = max((rule.flap_minutes for rule in enabled if rule.kind == Kind.FLAPPING), default=0)
+        logs, changes = new_rows(
+            log_cursor=state.log_cursor,
+            change_cursor=state.change_cursor,
+            limit=BATCH,
+            recent_since=now - dt.timedelta(minutes=window),
+        )
         result.rows = len(logs) + len(changes)
         board = Board.load(heartbeat_grace=heartbeat_grace)
         if not result.rows and not board.conditions:
@@ -116,27 +123,13 @@ def evaluate(*, now: dt.datetime, heartbeat_grace: dt.timedelta = dt.timedelta(s
         for row in rows:
             board.apply_log(row) if isinstance(row, LogRow) else board.apply_change(row)
         rules = Rules(
-            _enabled_rules(state.rules_version),
+            enabled,
             {key[0] for key in board.conditions} | {row.site_id for row in rows},
         )
         if board.recovered:
             _still_down_after_recovery(board)
-        sites_with_events = {row.site_id for row in logs}
         if rules.flap_window():
-            detect_flapping(
-                board,
-                now=now,
-                rules_for=rules.for_site,
-                window_minutes=rules.flap_window(),
-                min_changes=rules.fewest_flap_changes(),
-                sensors={
-                    row.sensor_id: (row.site_id, row.timestamp)
-                    for row in changes  # in id order: the latest change of each sensor wins
-                    if row.reason not in SITE_REASONS and row.site_id not in sites_with_events
-                },
-                change_ids=(state.change_cursor, changes[-1].id if changes else state.change_cursor),
-                sites=sites_with_events,
-            )
+            _detect_flapping(board, rules, logs=logs, changes=changes, now=now)
         settle_flapping(board, now=now, window_minutes=rules.flap_window())
         result.opened, opening = _open_due(board, rules, now=now)
         result.resolved, recovering = _resolve_cleared(board, rules, now=now)
@@ -149,6 +142,30 @@ def evaluate(*, now: dt.datetime, heartbeat_grace: dt.timedelta = dt.timedelta(s
                 change_cursor=changes[-1].id if changes else state.change_cursor,
             )
     return result
+
+
+def _detect_flapping(
+    board: Board, rules: Rules, *, logs: list[LogRow], changes: list[ChangeRow], now: dt.datetime
+) -> None:
+    sites: dict[int, tuple[dt.datetime | None, int]] = {}
+    for log in logs:
+        latest, recent = sites.get(log.site_id, (None, 0))
+        if log.event_type in SITE_FLAP_EVENTS and (latest is None or log.timestamp > latest):
+            latest = log.timestamp
+        sites[log.site_id] = (latest, max(recent, log.recent))
+    detect_flapping(
+        board,
+        now=now,
+        rules_for=rules.for_site,
+        window_minutes=rules.flap_window(),
+        min_changes=rules.fewest_flap_changes(),
+        sensors={
+            row.sensor_id: (row.site_id, row.timestamp, row.recent)
+            for row in changes  # in id order: the latest change of each sensor wins
+            if row.reason not in SITE_REASONS and row.site_id not in sites
+        },
+        sites=sites,
+    )
 
 
 def _suppressed(board: Board, condition: Condition) -> bool:

@@ -1,6 +1,11 @@
 """The state change rows after the evaluator's cursors, both kinds in one statement (one round trip
 and no query building per tick: the statement is the same every tick). Raw SQL because Django cannot
-compose a UNION of two LIMITed queries on SQLite."""
+compose a UNION of two LIMITed queries on SQLite.
+
+Each row comes with its subject's recent changes (a sensor's, or its site's connection and heartbeat
+events) since the start of the longest flapping window, counted in the database (so a restarted
+evaluator counts the changes before it started): flapping needs no query of its own unless a count
+reaches a rule's."""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from functools import cache
 from django.db import connection
 from django.utils.dateparse import parse_datetime
 
-from apps.alerts.board import ChangeRow, LogRow
+from apps.alerts.board import SITE_FLAP_EVENTS, SITE_REASONS, ChangeRow, LogRow
 from apps.mqtt.models import ConnectionLog, MqttConnection, SensorDevice, SensorStatusChange
 
 
@@ -19,13 +24,20 @@ def _statement() -> str:
     q = connection.ops.quote_name
     log, conn = q(ConnectionLog._meta.db_table), q(MqttConnection._meta.db_table)
     change, sensor = q(SensorStatusChange._meta.db_table), q(SensorDevice._meta.db_table)
-    # Typed NULL and '' so that PostgreSQL unites the columns with the other branch's.
+    events = ", ".join(["%s"] * len(SITE_FLAP_EVENTS))
+    reasons = ", ".join(["%s"] * len(SITE_REASONS))
+    # Typed NULL and '' so that PostgreSQL unites the columns with the other branch's. One connection
+    # per site: its logs are the site's.
     return (
         f"SELECT * FROM (SELECT 0 AS k, l.id, CAST(NULL AS BIGINT) AS sensor, c.site_id, '' AS name,"
-        f" l.event_type AS what, '' AS reason, l.timestamp FROM {log} l"
+        f" l.event_type AS what, '' AS reason, l.timestamp, (SELECT COUNT(*) FROM {log} r"
+        f" WHERE r.mqtt_connection_id = l.mqtt_connection_id AND r.timestamp > %s"
+        f" AND r.event_type IN ({events})) AS recent FROM {log} l"
         f" JOIN {conn} c ON c.id = l.mqtt_connection_id WHERE l.id > %s ORDER BY l.id LIMIT %s) AS logs"
         f" UNION ALL SELECT * FROM (SELECT 1 AS k, s.id, s.sensor_device_id, d.site_id, d.device_name,"
-        f" s.new_status, s.reason, s.timestamp FROM {change} s"
+        f" s.new_status, s.reason, s.timestamp, (SELECT COUNT(*) FROM {change} r"
+        f" WHERE r.sensor_device_id = s.sensor_device_id AND r.timestamp > %s"
+        f" AND r.reason NOT IN ({reasons})) FROM {change} s"
         f" JOIN {sensor} d ON d.id = s.sensor_device_id WHERE s.id > %s ORDER BY s.id LIMIT %s) AS changes"
     )
 
@@ -39,15 +51,20 @@ def _aware(value: dt.datetime | str) -> dt.datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
 
 
-def new_rows(*, log_cursor: int, change_cursor: int, limit: int) -> tuple[list[LogRow], list[ChangeRow]]:
-    """Up to ``limit`` rows of each kind after its cursor, in id order."""
+def new_rows(
+    *, log_cursor: int, change_cursor: int, limit: int, recent_since: dt.datetime
+) -> tuple[list[LogRow], list[ChangeRow]]:
+    """Up to ``limit`` rows of each kind after its cursor, in id order, each with its subject's
+    changes after ``recent_since``."""
+    since = connection.ops.adapt_datetimefield_value(recent_since)
+    params = [since, *SITE_FLAP_EVENTS, log_cursor, limit, since, *sorted(SITE_REASONS), change_cursor, limit]
     logs: list[LogRow] = []
     changes: list[ChangeRow] = []
     with connection.cursor() as cursor:
-        cursor.execute(_statement(), [log_cursor, limit, change_cursor, limit])
-        for kind, id_, sensor_id, site_id, name, what, reason, at in cursor.fetchall():
+        cursor.execute(_statement(), params)
+        for kind, id_, sensor_id, site_id, name, what, reason, at, recent in cursor.fetchall():
             if kind == 0:
-                logs.append(LogRow(id_, site_id, what, _aware(at)))
+                logs.append(LogRow(id_, site_id, what, _aware(at), recent))
             else:
-                changes.append(ChangeRow(id_, sensor_id, site_id, name, what, reason, _aware(at)))
+                changes.append(ChangeRow(id_, sensor_id, site_id, name, what, reason, _aware(at), recent))
     return logs, changes

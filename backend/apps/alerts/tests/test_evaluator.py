@@ -144,6 +144,27 @@ def test_alerts_during_maintenance_are_recorded_and_not_notified(make_site: Call
     assert not Notification.objects.exists()
 
 
+def test_a_site_connection_flapping_10_times_in_5_minutes_yields_one_flapping_alert_for_the_site(
+    make_site: Callable[..., Site],
+) -> None:
+    site = make_site(name="Dock")
+    connection, _ = make_monitored_site(site, 3)
+    for index in range(10):  # disconnected, connected, … every 25 s, evaluated every 5 s
+        at = T0 + seconds(25 * index)
+        log(connection, "disconnected" if index % 2 == 0 else "connected", at)
+        for tick in range(5):
+            evaluate(now=at + seconds(5 * tick))
+
+    (alert,) = Alert.objects.filter(kind="flapping")
+    assert alert.sensor_id is None
+    assert "Dock" in alert.title
+    assert "10 changes in 5 min" in alert.message
+
+    evaluate(now=T0 + seconds(225 + 301))  # quiet for the whole window
+    alert.refresh_from_db()
+    assert alert.state == "resolved"
+
+
 def test_an_operator_stop_is_not_an_outage(make_site: Callable[..., Site]) -> None:
     connection, sensors = make_monitored_site(make_site(), 4)
     log(connection, "stopped", T0)
