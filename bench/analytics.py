@@ -132,6 +132,36 @@ def check_job_against_sql(hour: dt.datetime, k: int) -> dict[str, Any]:
     return {"rows": rows, "max_difference_seconds": worst}
 
 
+def rollup_storage() -> dict[str, Any]:
+    """The roll-up table's size with its indexes, per row (hourly and daily rows have the same
+    columns), and what 10,000 sensors (+ 100 connections x 2 kinds) keep at the default retentions."""
+    from django.db import connection
+
+    from apps.analytics.models import UptimeRollup
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE analytics_uptimerollup")
+        cursor.execute("SELECT pg_total_relation_size('analytics_uptimerollup')")
+        total = int(cursor.fetchone()[0])
+    rows = {period: UptimeRollup.objects.filter(period=period).count() for period in ("hour", "day")}
+    per_row = total / sum(rows.values())
+    objects = SITES * (SENSORS_PER_SITE + 2)
+    hourly_days, daily_days = 90, 400
+    kept = objects * (24 * hourly_days + daily_days)
+    return {
+        "bytes": total,
+        "rows": rows,
+        "bytes_per_row": round(per_row, 1),
+        "estimate_defaults": {
+            "hourly_days": hourly_days,
+            "daily_days": daily_days,
+            "rows": kept,
+            "bytes": round(kept * per_row),
+            "bytes_hourly_only_400_days": round(objects * 24 * daily_days * per_row),
+        },
+    }
+
+
 def timed(function: Any, repeat: int) -> tuple[list[float], Any]:
     seconds, result = [], None
     for _ in range(repeat):
@@ -199,9 +229,7 @@ def main() -> None:
     percentages = [t.uptime_percentage for t in totals.values() if t.uptime_percentage is not None]
     print(f"  30-day uptime of {len(totals)} sensors: {[round(s, 3) for s in uptime_seconds]} s", flush=True)
     views = api_views(site_ids[0])
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_size_pretty(pg_total_relation_size('analytics_uptimerollup'))")
-        rollup_size = cursor.fetchone()[0]
+    rollup_size = rollup_storage()
     result = {
         "sensors": SITES * SENSORS_PER_SITE,
         "state_changes": SITES * SENSORS_PER_SITE * HOURS,
@@ -253,8 +281,17 @@ def summary(results: dict[str, Any], *, command: str) -> str:
         f"Target {'met' if median <= TARGET_SECONDS else 'MISSED'}. Job's rows vs the SQL-built history: "
         f"{data['job_check']['rows']:,} sensors, "
         f"max difference {data['job_check']['max_difference_seconds']:g} s. "
-        f"Roll-up table: {data['rollup_table_size']}. Build: {data['build']}.",
+        f"Build: {data['build']}.",
     ]
+    size = data["rollup_table_size"]
+    estimate = size["estimate_defaults"]
+    lines.append(
+        f"Roll-up table: {size['bytes'] / 1e9:.2f} GB for {size['rows']['hour']:,} hourly and "
+        f"{size['rows']['day']:,} daily rows, {size['bytes_per_row']:g} bytes a row with its indexes; at "
+        f"{estimate['hourly_days']} days hourly + {estimate['daily_days']} days daily: "
+        f"{estimate['rows']:,} rows, {estimate['bytes'] / 1e9:.1f} GB "
+        f"(hourly for {estimate['daily_days']} days: {estimate['bytes_hourly_only_400_days'] / 1e9:.1f} GB)."
+    )
     return "\n".join(lines)
 
 
