@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db.models import Exists, OuterRef, Prefetch
 
 from apps.alerts import messages
 from apps.alerts.board import SITE_FLAP_EVENTS, SITE_REASONS, Board, ChangeRow, LogRow
@@ -126,12 +126,15 @@ def evaluate(*, now: dt.datetime, heartbeat_grace: dt.timedelta = dt.timedelta(s
             enabled,
             {key[0] for key in board.conditions} | {row.site_id for row in rows},
         )
+        due = _due(board, rules, now=now)  # the site alerts due now: flapping does not change them
+        opening_sites = {condition.site_id for condition, _ in due if condition.kind in SITE_KINDS}
+        down = _down_sensors(board, set(board.recovered) | opening_sites)
         if board.recovered:
-            _still_down_after_recovery(board)
+            _still_down_after_recovery(board, down)
         if rules.flap_window():
             _detect_flapping(board, rules, logs=logs, changes=changes, now=now)
         settle_flapping(board, now=now, window_minutes=rules.flap_window())
-        result.opened, opening = _open_due(board, rules, now=now)
+        result.opened, opening = _open_due(board, rules, down, now=now)
         result.resolved, recovering = _resolve_cleared(board, rules, now=now)
         if opening or recovering:
             Notification.objects.bulk_create([*opening, *recovering])  # one INSERT for both
@@ -192,7 +195,9 @@ def _due(board: Board, rules: Rules, *, now: dt.datetime) -> list[tuple[Conditio
     return due
 
 
-def _open_due(board: Board, rules: Rules, *, now: dt.datetime) -> tuple[list[Alert], list[Notification]]:
+def _open_due(
+    board: Board, rules: Rules, down: Down, *, now: dt.datetime
+) -> tuple[list[Alert], list[Notification]]:
     """The alerts opened, and their notices."""
     due = _due(board, rules, now=now)
     if not due:
@@ -201,12 +206,12 @@ def _open_due(board: Board, rules: Rules, *, now: dt.datetime) -> tuple[list[Ale
     # The sites and whether a maintenance window holds ``now``, in one query.
     in_window = MaintenanceWindow.objects.filter(site_id=OuterRef("pk"), starts_at__lte=now, ends_at__gt=now)
     sites = Site.objects.annotate(in_maintenance=Exists(in_window)).in_bulk(site_ids)
-    down = _sensors_down(board, due)
+    _name_single_sensors(board, due)
     opened: list[tuple[Alert, list[AlertRule]]] = []
     for condition, matching in due:
         site = sites[condition.site_id]
         affected = (
-            sorted(down.get(condition.site_id, {}).values())
+            sorted(name for name, _ in down.get(condition.site_id, {}).values())
             if condition.kind in SITE_KINDS
             else [board.names.get(condition.sensor_id, "") if condition.sensor_id else ""]
         )
@@ -238,43 +243,43 @@ def _open_due(board: Board, rules: Rules, *, now: dt.datetime) -> tuple[list[Ale
     return [alert for alert, _ in opened], notices
 
 
-def _sensors_down(board: Board, due: list[tuple[Condition, list[AlertRule]]]) -> dict[int, dict[int, str]]:
-    """The sensors the opening alerts name, in one query: the down sensors of the sites whose
-    connection or heartbeat alert opens (site → sensor id → name); the names of single sensors go
-    into ``board.names``."""
-    site_ids = {condition.site_id for condition, _ in due if condition.kind in SITE_KINDS}
-    single = {condition.sensor_id for condition, _ in due if condition.sensor_id} - board.names.keys()
-    if not site_ids and not single:
-        return {}
-    query = Q(site_id__in=site_ids, is_active=True) & ~Q(status=SensorDevice.Status.ONLINE) | Q(pk__in=single)
-    down: dict[int, dict[int, str]] = {}
-    for sensor_id, site_id, name, status in SensorDevice.objects.filter(query).values_list(
-        "id", "site_id", "device_name", "status"
+Down = dict[int, dict[int, tuple[str, str]]]  # site → its active sensors not online → (name, status)
+
+
+def _down_sensors(board: Board, site_ids: set[int]) -> Down:
+    """The down sensors of the sites that recovered in this tick and of those whose connection or
+    heartbeat alert opens, in one query (none when there are none); their names go into
+    ``board.names``."""
+    down: Down = {}
+    if not site_ids:
+        return down
+    for sensor_id, site_id, name, status in (
+        SensorDevice.objects.filter(site_id__in=site_ids, is_active=True)
+        .exclude(status=SensorDevice.Status.ONLINE)
+        .values_list("id", "site_id", "device_name", "status")
     ):
         board.names[sensor_id] = name
-        if site_id in site_ids and status != SensorDevice.Status.ONLINE:
-            down.setdefault(site_id, {})[sensor_id] = name
+        down.setdefault(site_id, {})[sensor_id] = (name, status)
     return down
 
 
-def _still_down_after_recovery(board: Board) -> None:
+def _name_single_sensors(board: Board, due: list[tuple[Condition, list[AlertRule]]]) -> None:
+    """The names of the sensors whose own alert opens, when no row of this tick named them."""
+    single = {condition.sensor_id for condition, _ in due if condition.sensor_id} - board.names.keys()
+    if single:
+        board.names.update(SensorDevice.objects.filter(pk__in=single).values_list("id", "device_name"))
+
+
+def _still_down_after_recovery(board: Board, down: Down) -> None:
     """Sensors of a recovered site that stayed offline or stale: each a condition of its own, timed
-    from the recovery (no row says they stayed down, so one query asks)."""
-    rows = SensorDevice.objects.filter(
-        site_id__in=list(board.recovered),
-        is_active=True,
-        status__in=(SensorDevice.Status.OFFLINE, SensorDevice.Status.STALE),
-    ).values_list("id", "site_id", "device_name", "status")
-    for sensor_id, site_id, name, status in rows:
-        board.names[sensor_id] = name
-        kind = Kind.SENSOR_OFFLINE if status == SensorDevice.Status.OFFLINE else Kind.SENSOR_STALE
-        board.start(
-            site_id,
-            kind,
-            board.recovered[site_id],
-            sensor_id=sensor_id,
-            reason="still down after the site recovered",
-        )
+    from the recovery (no row says they stayed down: the down sensors' query tells)."""
+    for site_id, at in board.recovered.items():
+        for sensor_id, (_, status) in down.get(site_id, {}).items():
+            if status in (SensorDevice.Status.OFFLINE, SensorDevice.Status.STALE):
+                kind = Kind.SENSOR_OFFLINE if status == SensorDevice.Status.OFFLINE else Kind.SENSOR_STALE
+                board.start(
+                    site_id, kind, at, sensor_id=sensor_id, reason="still down after the site recovered"
+                )
 
 
 def _resolve_cleared(board: Board, rules: Rules, *, now: dt.datetime) -> tuple[list[int], list[Notification]]:
