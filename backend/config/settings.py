@@ -358,9 +358,9 @@ def _mqtt_settings() -> dict[str, int]:
         "MAX_PAYLOAD_BYTES": max_payload,
         "QUEUE_MAX_BYTES": queue_bytes,
         # Received messages each MQTT client holds for its task; when full the oldest goes (a newer
-        # heartbeat supersedes it; 10 are 50 s of a 5-s site). Unbounded, an overloaded worker held
-        # 80 MB of them after a minute, and more every second.
-        "CLIENT_QUEUE_MESSAGES": env_int("MQTT_CLIENT_QUEUE_MESSAGES", 10, minimum=1, maximum=100_000),
+        # heartbeat supersedes it), but a burst (a replayed buffer) fits. Unbounded, an overloaded
+        # worker held 80 MB of them after a minute, and more every second.
+        "CLIENT_QUEUE_MESSAGES": env_int("MQTT_CLIENT_QUEUE_MESSAGES", 100, minimum=1, maximum=100_000),
         # Writer threads of the worker, each with its own database connection and its share of the
         # sites (site id modulo the count): PostgreSQL runs their transactions side by side.
         "INGEST_WRITERS": writers,

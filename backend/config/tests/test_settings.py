@@ -47,7 +47,7 @@ def test_debug_defaults_give_sqlite_in_wal_mode_utc_and_the_seeds_mqtt_settings(
         "RECONCILE_INTERVAL": 5,
         "MAX_PAYLOAD_BYTES": 1048576,
         "QUEUE_MAX_BYTES": 64 * 1024 * 1024,
-        "CLIENT_QUEUE_MESSAGES": 10,
+        "CLIENT_QUEUE_MESSAGES": 100,
         "INGEST_WRITERS": 1,
     }
 

@@ -214,8 +214,10 @@ async def test_sys_info_variants_are_stored(
 
 
 async def test_stream_of_malformed_payloads_never_disconnects_or_stops_the_worker(
-    make_connection, make_site, site_code, publisher: aiomqtt.Client
+    make_connection, make_site, site_code, publisher: aiomqtt.Client, settings
 ) -> None:
+    # 202 messages at once: the client's queue must not drop any (its bound has its own tests).
+    settings.MQTT_SETTINGS = {**settings.MQTT_SETTINGS, "CLIENT_QUEUE_MESSAGES": 1000}
     conn = _connection(make_connection, make_site, site_code)
     heartbeat = f"{site_code}/datalogger_o/heartbeat"
     garbage = [
