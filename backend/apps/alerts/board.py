@@ -1,4 +1,4 @@
-"""The conditions the evaluator is timing, in memory for one tick: loaded in one query, changed by
+"""The conditions the evaluator is timing, in memory for one tick: read with the tick's rows, changed by
 the new state change rows, written back in a fixed number of statements.
 
 What each row means (the contract's definitions): a connection connecting / disconnected / in error
@@ -54,8 +54,8 @@ class Board:
     recovered: dict[int, dt.datetime] = field(default_factory=dict)  # site → when its heartbeat resumed
 
     @classmethod
-    def load(cls, *, heartbeat_grace: dt.timedelta) -> Board:
-        rows = Condition.objects.all()
+    def of(cls, rows: list[Condition], *, heartbeat_grace: dt.timedelta) -> Board:
+        rows = sorted(rows, key=lambda row: (row.since, row.pk))  # the model's order: alerts open in it
         return cls({(row.site_id, row.kind, row.sensor_id): row for row in rows}, heartbeat_grace)
 
     def get(self, site_id: int, kind: str, sensor_id: int | None = None) -> Condition | None:

@@ -32,7 +32,7 @@ from apps.alerts.models import (
     NotificationChannel,
     Severity,
 )
-from apps.alerts.reads import new_rows
+from apps.alerts.reads import read_tick
 from apps.alerts.store import resolve_alerts, save_board
 from apps.mqtt.models import SensorDevice
 from apps.sites.models import MaintenanceWindow, Site
@@ -108,16 +108,17 @@ def evaluate(*, now: dt.datetime, heartbeat_grace: dt.timedelta = dt.timedelta(s
         state, _ = EvaluatorState.objects.select_for_update().get_or_create(pk=EvaluatorState.SINGLETON)
         enabled = _enabled_rules(state.rules_version)
         window = max((rule.flap_minutes for rule in enabled if rule.kind == Kind.FLAPPING), default=0)
-        logs, changes = new_rows(
+        read = read_tick(
             log_cursor=state.log_cursor,
             change_cursor=state.change_cursor,
             limit=BATCH,
             recent_since=now - dt.timedelta(minutes=window),
         )
+        logs, changes = read.logs, read.changes
         result.rows = len(logs) + len(changes)
-        board = Board.load(heartbeat_grace=heartbeat_grace)
+        board = Board.of(read.conditions, heartbeat_grace=heartbeat_grace)
         if not result.rows and not board.conditions:
-            return result  # nothing new and nothing down: the usual tick, four statements
+            return result  # nothing new and nothing down: the usual tick, three statements
         rows: list[LogRow | ChangeRow] = [*logs, *changes]
         rows.sort(key=lambda row: (row.timestamp, isinstance(row, ChangeRow)))  # a site's log first
         for row in rows:
